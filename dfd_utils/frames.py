@@ -1,0 +1,147 @@
+"""Stage 02: 16 equally spaced frames per video, as JPEG, with labels and a manifest.
+
+Layout (one folder per video, written to a temp folder and renamed when complete,
+so a crash never leaves a half-written video and a rerun skips finished ones)::
+
+    frames/<video stem>/00.jpg .. 15.jpg      # 108x192 (H x W), the 2D models' input
+    frames/<video stem>/3d/00.jpg .. 15.jpg   # size_3d x size_3d, the 3D CNN's input
+    frames/<video stem>/info.json             # source indices, decoded count, source size
+    frames/labels.json                        # "<stem>/00.jpg" -> 0/1, as the paper
+    frames/manifest.csv                       # video, label, original, position, frame_index, split
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from dfd_utils.io import progress, read_json, write_json_atomic
+from dfd_utils.sources.metadata import Skip, VideoRecord
+from dfd_utils.video import NUM_FRAMES, VideoError, probe, read_sampled_frames, resize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    num_frames: int = NUM_FRAMES  # frames sampled per video (the paper: 16)
+    height: int = 108  # 1080 / 10, the paper's 2D input
+    width: int = 192  # 1920 / 10
+    size_3d: int = 224  # the 3D CNN's square input (the paper: 224)
+    jpeg_quality: int = 95
+
+
+def frame_name(position: int) -> str:
+    return f"{position:02d}.jpg"
+
+
+def video_stem(name: str) -> str:
+    return Path(name).stem
+
+
+def _imwrite(path: Path, rgb: np.ndarray, quality: int) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"{path}: cannot write JPEG")
+
+
+def imread_rgb(path: str | Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: cannot read image (missing or corrupt)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
+    """Sample, resize and write one video's frames into ``out_dir`` atomically."""
+    info = probe(path)
+    if not info.is_landscape:
+        raise VideoError(path, f"portrait video ({info.width}x{info.height}); the study uses horizontal clips")
+    frames, indices, decoded = read_sampled_frames(path, cfg.num_frames)  # (16, H, W, 3)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "3d").mkdir(parents=True)
+    for position, frame in enumerate(frames):
+        _imwrite(tmp / frame_name(position), resize(frame, cfg.height, cfg.width), cfg.jpeg_quality)
+        _imwrite(tmp / "3d" / frame_name(position), resize(frame, cfg.size_3d, cfg.size_3d), cfg.jpeg_quality)
+    meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
+            "header_frames": info.header_frames}
+    write_json_atomic(tmp / "info.json", meta)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return meta
+
+
+def _extract_job(args: tuple[VideoRecord, Path, FrameConfig]) -> tuple[str, dict | None, str | None]:
+    record, root, cfg = args
+    out_dir = root / video_stem(record.name)
+    if (out_dir / "info.json").is_file():  # finished in an earlier run
+        return record.name, read_json(out_dir / "info.json"), None
+    cv2.setNumThreads(1)
+    try:
+        return record.name, extract_video(record.path, out_dir, cfg), None
+    except (VideoError, cv2.error) as err:
+        return record.name, None, getattr(err, "reason", str(err))
+
+
+def _check_config(root: Path, cfg: FrameConfig) -> None:
+    """Frames from another configuration are stale: wipe them instead of mixing."""
+    stamp = root / "frame_config.json"
+    if stamp.is_file() and read_json(stamp) != asdict(cfg):
+        log.warning("%s was extracted with another configuration: starting over", root)
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stamp, asdict(cfg))
+
+
+def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, workers: int | None = None
+                ) -> tuple[dict[str, dict], list[Skip]]:
+    """Extract every video in parallel; returns per-video info and the skips with reasons."""
+    root = Path(root)
+    _check_config(root, cfg)
+    jobs = [(r, root, cfg) for r in records]
+    done: dict[str, dict] = {}
+    skips: list[Skip] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for name, meta, reason in progress(pool.map(_extract_job, jobs), total=len(jobs), desc="frames"):
+            if meta is None:
+                skips.append(Skip(name, reason))
+                log.warning("skipped %s: %s", name, reason)
+            else:
+                done[name] = meta
+    return done, skips
+
+
+def write_index(records: list[VideoRecord], done: dict[str, dict], splits: dict[str, str], root: str | Path
+                ) -> pd.DataFrame:
+    """Write ``labels.json`` (frame file -> 0/1) and ``manifest.csv`` (one row per frame)."""
+    root = Path(root)
+    rows = []
+    for r in records:
+        if r.name not in done:
+            continue
+        for position, index in enumerate(done[r.name]["indices"]):
+            rows.append(dict(video=r.name, label=r.label, original=r.original or "", position=position,
+                             frame_index=index, split=splits[r.name],
+                             path=f"{video_stem(r.name)}/{frame_name(position)}"))
+    manifest = pd.DataFrame(rows)
+    write_json_atomic(root / "labels.json", dict(zip(manifest.path, manifest.label.astype(int).tolist())))
+    tmp = root / ".manifest.csv.tmp"
+    manifest.to_csv(tmp, index=False)
+    tmp.replace(root / "manifest.csv")
+    return manifest
+
+
+def load_video_frames(root: str | Path, name: str, three_d: bool = False) -> np.ndarray:
+    """All sampled frames of one video, RGB uint8 ``(T, H, W, 3)``."""
+    folder = Path(root) / video_stem(name) / ("3d" if three_d else "")
+    files = sorted(folder.glob("[0-9][0-9].jpg"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no frames (run the frame extraction stage)")
+    return np.stack([imread_rgb(f) for f in files])

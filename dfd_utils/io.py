@@ -1,0 +1,35 @@
+"""Small I/O helpers shared by every stage: atomic writes, JSON, progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    """Write JSON through a temp file and a rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: file does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
+def progress(iterable, **kwargs):
+    """tqdm that stays quiet when stderr is not a terminal and DFD_PROGRESS is unset."""
+    disable = not (sys.stderr.isatty() or os.environ.get("DFD_PROGRESS"))
+    return tqdm(iterable, disable=disable, **kwargs)

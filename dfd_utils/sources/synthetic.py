@@ -1,0 +1,299 @@
+"""A seeded generator of DFDC-format deepfake data: the study's offline default.
+
+Real videos are procedurally rendered scenes: a face-like subject that moves,
+blinks and talks over a textured, panning background, with lighting drift and
+sensor noise. Each fake takes a real video (its ``original`` in the metadata) and
+overlays the inner face of another identity, rendered with the original's pose
+and expression, through a soft mask: the paper's "overlay" deepfakes.
+
+Every artifact is a knob, so the book can run controlled experiments: spatial
+artifacts (seam, colour mismatch, resolution mismatch) are visible in one frame;
+temporal artifacts (misalignment jitter, blend flicker) only across frames; and
+``unaltered_share`` leaves some frames of a fake untouched, as the paper saw in
+DFDC. The same seed gives the same metadata and the same pixels.
+"""
+
+from __future__ import annotations
+
+import string
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dfd_utils.io import progress, write_json_atomic
+from dfd_utils.video import write_video
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    num_videos: int = 825  # the paper's subset size
+    fake_share: float = 0.6  # the paper's subset was about 60 % FAKE
+    height: int = 1080  # DFDC's horizontal clips are 1080x1920
+    width: int = 1920
+    fps: float = 30.0
+    duration_s: float = 10.0
+    seed: int = 0
+    seam: float = 0.5  # 0: mask feathered invisibly .. 1: hard visible edge
+    color_mismatch: float = 0.5  # 0: donor skin matched to the target .. 1: donor's own
+    resolution_mismatch: float = 0.5  # 0: none .. 1: donor face at 1/4 resolution
+    jitter: float = 0.5  # per-frame misalignment, in units of 5 % of the face size
+    flicker: float = 0.5  # per-frame drop of the blend weight, up to this share
+    unaltered_share: float = 0.1  # share of a fake's frames left unaltered
+
+    @property
+    def num_frames(self) -> int:
+        return max(int(round(self.fps * self.duration_s)), 1)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What makes one synthetic person look like themselves."""
+
+    skin: np.ndarray  # (3,) RGB in 0..255
+    hair: np.ndarray  # (3,) RGB
+    eyes: np.ndarray  # (3,) RGB
+    head_aspect: float  # head height / width
+    eye_spacing: float  # in face widths
+    mouth_width: float  # in face widths
+    freckle_seed: int
+
+
+def make_identity(rng: np.random.Generator) -> Identity:
+    return Identity(
+        skin=rng.uniform([120, 80, 60], [240, 200, 170]),
+        hair=rng.uniform(10, 160, size=3),
+        eyes=rng.uniform(20, 140, size=3),
+        head_aspect=float(rng.uniform(1.15, 1.45)),
+        eye_spacing=float(rng.uniform(0.32, 0.46)),
+        mouth_width=float(rng.uniform(0.28, 0.45)),
+        freckle_seed=int(rng.integers(2**31)),
+    )
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A subject's smooth path, blinks and speech, as functions of time."""
+
+    center_phase: np.ndarray  # (4,)
+    center_freq: np.ndarray  # (4,)
+    blink_period: float
+    talk_freq: float
+    light_phase: float
+    pan_speed: np.ndarray  # (2,) background pixels per frame, in units of height/100
+
+    def state(self, t: float) -> dict:
+        cx = 0.5 + 0.12 * np.sin(self.center_freq[0] * t + self.center_phase[0])
+        cy = 0.5 + 0.06 * np.sin(self.center_freq[1] * t + self.center_phase[1])
+        tilt = 0.08 * np.sin(self.center_freq[2] * t + self.center_phase[2])
+        blink_phase = (t % self.blink_period) / self.blink_period
+        eye_open = 1.0 - np.exp(-((blink_phase - 0.5) ** 2) / 0.002)
+        mouth_open = 0.5 * (1 + np.sin(self.talk_freq * t)) * (np.sin(0.7 * t) > -0.3)
+        light = 1.0 + 0.12 * np.sin(0.9 * t + self.light_phase)
+        return dict(cx=cx, cy=cy, tilt=tilt, eye_open=eye_open, mouth=mouth_open, light=light)
+
+
+def make_motion(rng: np.random.Generator) -> Motion:
+    return Motion(
+        center_phase=rng.uniform(0, 2 * np.pi, 4),
+        center_freq=rng.uniform(0.4, 1.2, 4),
+        blink_period=float(rng.uniform(1.5, 3.5)),
+        talk_freq=float(rng.uniform(8, 14)),
+        light_phase=float(rng.uniform(0, 2 * np.pi)),
+        pan_speed=rng.uniform(-0.4, 0.4, 2),
+    )
+
+
+def _ellipse_mask(h: int, w: int, cy: float, cx: float, ry: float, rx: float, soft: float) -> np.ndarray:
+    """A soft ellipse in a (h, w) box: 1 inside, falling to 0 over ``soft`` radii."""
+    yy, xx = np.ogrid[:h, :w]
+    r = np.sqrt(((yy - cy) / max(ry, 1e-3)) ** 2 + ((xx - cx) / max(rx, 1e-3)) ** 2)
+    return np.clip((1.0 - r) / max(soft, 1e-3) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def render_face(identity: Identity, state: dict, box: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw a face in a ``box x box`` patch centred on the face.
+
+    Returns ``(rgb, head_mask, inner_mask)``: float32 ``(box, box, 3)`` in 0..255
+    and two ``(box, box)`` masks (the whole head; the inner face a swap replaces).
+    """
+    c = box / 2
+    fw = box * 0.36  # half face width
+    fh = fw * identity.head_aspect
+    rgb = np.empty((box, box, 3), np.float32)
+    rgb[:] = identity.skin
+    freckles = np.random.default_rng(identity.freckle_seed).normal(0, 6, (16, 16, 1))
+    rgb += cv2.resize(freckles.astype(np.float32), (box, box), interpolation=cv2.INTER_CUBIC)[..., None]
+    head = _ellipse_mask(box, box, c, c, fh, fw, 0.05)
+    hair = _ellipse_mask(box, box, c - 0.55 * fh, c, 0.55 * fh, fw * 1.05, 0.05) * (
+        np.arange(box)[:, None] < c - 0.45 * fh
+    )
+    rgb = rgb * (1 - hair[..., None]) + identity.hair * hair[..., None]
+    shift = state["tilt"] * fw
+    for side in (-1, 1):  # eyes: white, iris, lid closing with the blink
+        ex, ey = c + side * identity.eye_spacing * fw + shift, c - 0.15 * fh
+        white = _ellipse_mask(box, box, ey, ex, 0.07 * fh * state["eye_open"] + 0.3, 0.14 * fw, 0.1)
+        iris = _ellipse_mask(box, box, ey, ex, 0.06 * fh * state["eye_open"] + 0.3, 0.06 * fw, 0.1)
+        rgb = rgb * (1 - white[..., None]) + 235 * white[..., None]
+        rgb = rgb * (1 - iris[..., None]) + identity.eyes * iris[..., None]
+    nose = _ellipse_mask(box, box, c + 0.05 * fh, c + shift, 0.12 * fh, 0.05 * fw, 0.3)
+    rgb = rgb * (1 - 0.25 * nose[..., None])
+    mouth = _ellipse_mask(
+        box, box, c + 0.4 * fh, c + shift, 0.02 * fh + 0.08 * fh * state["mouth"], identity.mouth_width * fw, 0.1
+    )
+    rgb = rgb * (1 - mouth[..., None]) + np.array([90, 20, 30], np.float32) * mouth[..., None]
+    inner = _ellipse_mask(box, box, c + 0.1 * fh, c, 0.68 * fh, 0.78 * fw, 0.05)
+    return rgb, head, inner
+
+
+def _background(rng: np.random.Generator, height: int, width: int, margin: int) -> np.ndarray:
+    """A smooth random texture larger than the frame, to pan across."""
+    small = rng.uniform(30, 220, (12, 20, 3)).astype(np.float32)
+    tex = cv2.resize(small, (width + 2 * margin, height + 2 * margin), interpolation=cv2.INTER_CUBIC)
+    detail = rng.normal(0, 12, (height // 8 + 2 * margin // 8 + 1, width // 8 + 2 * margin // 8 + 1, 3))
+    tex += cv2.resize(detail.astype(np.float32), (tex.shape[1], tex.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return tex
+
+
+def _swap_patch(
+    real: np.ndarray, donor: np.ndarray, inner: np.ndarray, cfg: SyntheticConfig, target_skin, donor_skin, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the spatial artifacts to a donor face patch; return (patch, blend mask)."""
+    box = donor.shape[0]
+    patch = donor + (1 - cfg.color_mismatch) * (target_skin - donor_skin)  # colour transfer
+    if cfg.resolution_mismatch > 0:
+        small = max(int(box / (1 + 3 * cfg.resolution_mismatch)), 4)
+        patch = cv2.resize(cv2.resize(patch, (small, small), interpolation=cv2.INTER_AREA), (box, box))
+    blur = (1 - cfg.seam) * 0.12 * box  # feathering: a wide blur hides the seam
+    mask = cv2.GaussianBlur(inner, (0, 0), blur) if blur >= 0.5 else inner
+    return patch, mask
+
+
+def render_video(
+    cfg: SyntheticConfig, identity: Identity, motion: Motion, background_seed: int,
+    donor: Identity | None = None, fake_seed: int = 0,
+) -> np.ndarray:
+    """Render a real video, or, with ``donor``, its overlay fake: ``(T, H, W, 3)`` uint8."""
+    height, width, n = cfg.height, cfg.width, cfg.num_frames
+    bg_rng = np.random.default_rng(background_seed)
+    margin = int(0.2 * height) + 1
+    texture = _background(bg_rng, height, width, margin)
+    noise_rng = np.random.default_rng(background_seed + 1)  # sensor noise: same for a fake and its original
+    fake_rng = np.random.default_rng(fake_seed)
+    box = int(0.6 * height) // 2 * 2
+    frames = np.empty((n, height, width, 3), np.uint8)
+    for f in range(n):
+        t = f / cfg.fps
+        s = motion.state(t)
+        ox = int(margin + motion.pan_speed[0] * height / 100 * f) % (2 * margin)
+        oy = int(margin + motion.pan_speed[1] * height / 100 * f) % (2 * margin)
+        frame = texture[oy : oy + height, ox : ox + width].copy()
+        face, head, inner = render_face(identity, s, box)
+        if donor is not None and fake_rng.random() >= cfg.unaltered_share:
+            donor_face, _, _ = render_face(donor, s, box)
+            patch, mask = _swap_patch(face, donor_face, inner, cfg, identity.skin, donor.skin, fake_rng)
+            jitter = cfg.jitter * 0.05 * box * fake_rng.normal(0, 1, 2)  # temporal artifact
+            patch = cv2.warpAffine(patch, np.float32([[1, 0, jitter[0]], [0, 1, jitter[1]]]), (box, box),
+                                   borderMode=cv2.BORDER_REFLECT)
+            alpha = mask * (1 - cfg.flicker * fake_rng.random())  # temporal artifact
+            face = face * (1 - alpha[..., None]) + patch * alpha[..., None]
+        x0 = int(s["cx"] * width) - box // 2
+        y0 = int(s["cy"] * height) - box // 2
+        _paste(frame, face, head, x0, y0)
+        frame *= s["light"]
+        frame += noise_rng.normal(0, 3, (1, 1, 1)) + noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(
+            np.float32
+        ).repeat(4, 0).repeat(4, 1)[:height, :width]
+        frames[f] = np.clip(frame, 0, 255).astype(np.uint8)
+    return frames
+
+
+def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
+    """Alpha-blend ``patch`` into ``frame`` at (x0, y0), clipped to the frame."""
+    h, w = frame.shape[:2]
+    box = patch.shape[0]
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + box, w), min(y0 + box, h)
+    if fx0 >= fx1 or fy0 >= fy1:
+        return
+    p = patch[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    m = mask[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0, None]
+    frame[fy0:fy1, fx0:fx1] = frame[fy0:fy1, fx0:fx1] * (1 - m) + p * m
+
+
+def _video_name(rng: np.random.Generator, taken: set[str]) -> str:
+    while True:  # DFDC-style names: 10 lowercase letters
+        name = "".join(rng.choice(list(string.ascii_lowercase), 10)) + ".mp4"
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    name: str
+    label: str  # "REAL" | "FAKE"
+    original: str | None
+    subject: int  # identity index of the person in the scene
+    donor: int | None  # identity index of the overlaid face
+    fake_seed: int
+
+
+def plan_dataset(cfg: SyntheticConfig) -> list[VideoPlan]:
+    """Decide every video's name, label, original and identities from the seed alone."""
+    if cfg.num_videos < 2:
+        raise ValueError("num_videos must be at least 2 (one REAL and one FAKE)")
+    if not 0.0 <= cfg.fake_share < 1.0:
+        raise ValueError(f"fake_share must be in [0, 1), got {cfg.fake_share}")
+    rng = np.random.default_rng(cfg.seed)
+    num_real = max(int(round(cfg.num_videos * (1 - cfg.fake_share))), 1)
+    num_fake = cfg.num_videos - num_real
+    taken: set[str] = set()
+    reals = [VideoPlan(_video_name(rng, taken), "REAL", None, i, None, 0) for i in range(num_real)]
+    fakes = []
+    for j in range(num_fake):
+        original = reals[j % num_real]
+        pool = max(num_real, 2)  # with one real subject, the donor is an extra identity
+        donor = (original.subject + 1 + int(rng.integers(pool - 1))) % pool  # never the subject
+        fakes.append(VideoPlan(_video_name(rng, taken), "FAKE", original.name, original.subject,
+                               donor, int(rng.integers(2**31))))
+    return reals + fakes
+
+
+def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
+    cfg, plan, out_dir = args
+    path = out_dir / plan.name
+    if path.exists():  # resumable: finished videos are written atomically
+        return plan.name
+    cv2.setNumThreads(1)
+    person = np.random.default_rng([cfg.seed, 1, plan.subject])
+    identity, motion = make_identity(person), make_motion(person)
+    donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if plan.donor is not None else None
+    frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
+                          donor=donor, fake_seed=plan.fake_seed)
+    write_video(path, frames, cfg.fps)
+    return plan.name
+
+
+def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = None) -> dict:
+    """Write ``cfg.num_videos`` mp4 files and a DFDC ``metadata.json`` to ``out_dir``.
+
+    Resumable: videos already written are kept. Returns the metadata.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plans = plan_dataset(cfg)
+    jobs = [(cfg, p, out_dir) for p in plans]
+    if workers == 1:
+        for job in progress(jobs, desc="render"):
+            _render_plan(job)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for _ in progress(pool.map(_render_plan, jobs), total=len(jobs), desc="render"):
+                pass
+    metadata = {p.name: {"label": p.label, "split": "train", "original": p.original} for p in plans}
+    write_json_atomic(out_dir / "metadata.json", metadata)
+    write_json_atomic(out_dir / "synthetic_config.json", asdict(cfg))
+    return metadata
+
