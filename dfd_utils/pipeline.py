@@ -1,0 +1,81 @@
+"""Run one notebook of the study through papermill with values from ``params.yaml``.
+
+``python -m dfd_utils.pipeline 02_extract_frames`` is each DVC stage's command.
+The notebook's ``parameters`` cell names what it takes (its defaults are the smoke
+profile); every name that is also a top-level key of ``params.yaml`` gets that
+value, and ``root`` is set to the project root. The executed copy goes to
+``artifacts/executed/``, which the book renders without running anything again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from dfd_utils.paths import Paths, project_root
+
+log = logging.getLogger(__name__)
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.is_absolute():
+        path = project_root() / path
+    try:
+        params = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no parameters file") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: expected a mapping of parameter sections")
+    return params
+
+
+def notebook_path(name: str) -> Path:
+    path = project_root() / "notebooks" / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such notebook")
+    return path
+
+
+def parameters_for(notebook: Path, params: dict, root: str = ".") -> dict:
+    """The values from ``params`` that the notebook's parameters cell declares."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    values = {name: params[name] for name in declared if name in params}
+    values["root"] = root
+    return values
+
+
+def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides: dict | None = None) -> Path:
+    import papermill
+
+    notebook = notebook_path(name)
+    values = parameters_for(notebook, load_params(params_file), root)
+    values.update(overrides or {})
+    out = Paths.at(root).artifacts / "executed" / notebook.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log.info("running %s with %s", notebook.name, sorted(values))
+    papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
+                               cwd=str(notebook.parent), progress_bar=False)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", help="e.g. 02_extract_frames")
+    parser.add_argument("--params", default="params.yaml", help="parameters file (a profile)")
+    parser.add_argument("--root", default=".", help="where artifacts go, relative to the project")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    run(args.notebook, args.params, args.root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
