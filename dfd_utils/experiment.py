@@ -3,8 +3,8 @@
 Writes, for model ``name``:
   artifacts/models/<name>.pt                 best weights + config, threshold, provenance
   artifacts/runs/<name>/                     resumable training state
-  artifacts/predictions/<name>_videos.csv    val + test, one row per video
-  artifacts/predictions/<name>_frames.csv    per-frame models: one row per frame
+  artifacts/predictions/<name>/videos.csv    val + test, one row per video
+  artifacts/predictions/<name>/frames.csv    per-frame models: one row per frame
   metrics/<name>.json                        test metrics with 95 % intervals (dvc metrics show)
   dvclive/<name>/                            learning curves (dvc plots show)
 """
@@ -21,7 +21,7 @@ import pandas as pd
 from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.evaluate import (THRESHOLD_GRID, aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold,
                                 confusion)
-from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.io import write_json_atomic
 from dfd_utils.models import Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.train import TrainConfig, fit, predict
@@ -90,7 +90,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     if live:
         from dvclive import Live
 
-        logger = Live(str(paths.dvclive / name), save_dvc_exp=False, dvcyaml=None, report=None)
+        resuming = (paths.runs / name / "last.pt").is_file()  # keep the curves of the epochs already run
+        logger = Live(str(paths.dvclive / name), resume=resuming, save_dvc_exp=False, dvcyaml=None, report=None)
     try:
         fitted = fit(model, data["train"], data["val"], cfg, paths.runs / name, live=logger)
     finally:
@@ -133,10 +134,11 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     metrics["confusion"] = confusion(test.label, test.prob, t).tolist()
     metrics["test_videos"] = int(len(test))
 
-    paths.predictions.mkdir(parents=True, exist_ok=True)
-    videos.to_csv(paths.predictions / f"{name}_videos.csv", index=False)
+    out = paths.predictions / name
+    out.mkdir(parents=True, exist_ok=True)
+    videos.to_csv(out / "videos.csv", index=False)
     if frames_df is not None:
-        frames_df.to_csv(paths.predictions / f"{name}_frames.csv", index=False)
+        frames_df.to_csv(out / "frames.csv", index=False)
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
         "threshold": t, "rule": "share" if model.level == "frame" else "prob",
@@ -144,7 +146,3 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 
-
-def load_metrics(root: str | Path, names) -> dict[str, dict]:
-    paths = Paths.at(root)
-    return {n: read_json(paths.metrics / f"{n}.json") for n in names if (paths.metrics / f"{n}.json").is_file()}

@@ -52,13 +52,14 @@ def parameters_for(notebook: Path, params: dict, root: str = ".") -> dict:
     return values
 
 
-def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides: dict | None = None) -> Path:
+def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides: dict | None = None,
+        output_name: str | None = None) -> Path:
     import papermill
 
     notebook = notebook_path(name)
     values = parameters_for(notebook, load_params(params_file), root)
     values.update(overrides or {})
-    out = Paths.at(root).artifacts / "executed" / notebook.name
+    out = Paths.at(root).artifacts / "executed" / (f"{output_name}.ipynb" if output_name else notebook.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s with %s", notebook.name, sorted(values))
     papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
@@ -71,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", help="e.g. 02_extract_frames")
     parser.add_argument("--params", default="params.yaml", help="parameters file (a profile)")
     parser.add_argument("--root", default=".", help="where artifacts go, relative to the project")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one notebook parameter (a string), e.g. model_name=two_stream_video")
+    parser.add_argument("--output-name", help="name of the executed copy (default: the notebook's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    run(args.notebook, args.params, args.root)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    run(args.notebook, args.params, args.root, overrides, args.output_name)
     return 0
 
 

@@ -69,3 +69,80 @@ def split_bars(table: dict, ax=None):
     ax.set(ylabel="videos")
     ax.legend()
     return ax
+
+
+def learning_curves(history: list[dict], title: str = ""):
+    """Training and validation loss, and validation ROC AUC, per epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax1.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+    ax1.set(xlabel="epoch", ylabel="loss")
+    ax1.legend()
+    ax2.plot(epochs, [h["val_auc"] for h in history], "o-", color="tab:green")
+    ax2.set(xlabel="epoch", ylabel="validation ROC AUC", ylim=(0, 1.02))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(matrix, title: str = "", ax=None):
+    """A 2x2 confusion matrix heatmap, rows true, columns predicted (the paper's Figure 2)."""
+    ax = ax or plt.subplots(figsize=(3.2, 2.8))[1]
+    sns.heatmap(np.asarray(matrix), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
+                xticklabels=["REAL", "FAKE"], yticklabels=["REAL", "FAKE"])
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return ax
+
+
+def roc_curves(curves: dict[str, tuple], ax=None):
+    """ROC curves: ``{"baseline": (labels, scores), ...}``."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    ax = ax or plt.subplots(figsize=(4.5, 4))[1]
+    for name, (labels, scores) in curves.items():
+        if len(np.unique(labels)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(labels, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, scores):.2f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="video-level ROC (test)")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def heatmap_strip(frames: np.ndarray, cams: np.ndarray, flows: np.ndarray | None = None, positions=(2, 6, 10, 14),
+                  title: str = ""):
+    """Frames with their Grad-CAM overlaid, and the matching flow fields beneath (the paper's Figure 3)."""
+    rows = 2 if flows is None else 3
+    fig, axes = plt.subplots(rows, len(positions), figsize=(2.4 * len(positions), 1.6 * rows + 0.4), squeeze=False)
+    scale = float(np.abs(flows.astype(np.float32)).max()) or 1.0 if flows is not None else 1.0
+    for c, t in enumerate(positions):
+        axes[0, c].imshow(frames[t])
+        axes[0, c].set_title(f"frame {t}", fontsize=8)
+        axes[1, c].imshow(frames[t])
+        axes[1, c].imshow(cams[t], cmap="jet", alpha=0.45, extent=(0, frames[t].shape[1], frames[t].shape[0], 0))
+        if flows is not None:
+            axes[2, c].imshow(flow_to_color(flows[t], scale))
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].set_title(f"frame {positions[0]}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_bars(summary, metric: str = "roc_auc", ax=None):
+    """One bar per model with its bootstrap 95 % interval."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    names = list(summary.index)
+    values = summary[metric].to_numpy()
+    low = values - summary[f"{metric}_low"].to_numpy()
+    high = summary[f"{metric}_high"].to_numpy() - values
+    ax.bar(names, values, yerr=[low, high], capsize=4, color=sns.color_palette("deep", len(names)))
+    ax.axhline(0.5, ls=":", color="grey")
+    ax.set(ylabel=f"video {metric} (test)", ylim=(0, 1.05))
+    ax.tick_params(axis="x", rotation=20)
+    return ax

@@ -1,0 +1,70 @@
+# The study's entry points. `make repro` and `make test` set up a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed-stamp
+PROFILE ?= demo
+# DVC stages call `python`: make it the project's environment.
+export PATH := $(BIN):$(PATH)
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help env data repro test test-unit test-notebooks book lab profile bench lint clean-smoke
+
+help:
+	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
+	@echo "make test     set up, run the unit tests and every notebook on the smoke profile"
+	@echo "make book     build the HTML book from the executed notebooks"
+	@echo "make lab      JupyterLab on notebooks/ with the project's environment"
+	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
+	@echo "make bench    run the benchmarks under benchmarks/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[study,dev]"
+	@touch $(STAMP)
+
+env: $(STAMP)
+
+# data.dvc tracks data/, the hand-made inputs (a DFDC copy, downloads). Empty by default:
+# cache that empty state so `dvc status` is clean on a fresh clone.
+data:
+	mkdir -p data
+	@if [ -z "$$(ls -A data)" ]; then $(BIN)/dvc add -q data; fi
+
+repro: env data
+	$(BIN)/dvc repro
+	$(MAKE) book
+
+test: env
+	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=600
+
+test-unit: env
+	$(BIN)/python -m pytest tests -q
+
+test-notebooks: env
+	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=600
+
+book: env
+	$(BIN)/python -m dfd_utils.book build
+
+lab: env
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dfd)" >/dev/null
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.allow_root=True
+
+profile:
+	@test -f profiles/$(PROFILE).yaml || { echo "no profile profiles/$(PROFILE).yaml"; exit 2; }
+	cp profiles/$(PROFILE).yaml params.yaml
+	@echo "params.yaml is now the $(PROFILE) profile"
+
+bench: env
+	$(BIN)/python benchmarks/bench_frames.py
+	$(BIN)/python benchmarks/bench_models.py
+
+lint: env
+	$(BIN)/ruff check dfd_utils tests benchmarks
+
+clean-smoke:
+	rm -rf build/smoke
