@@ -2,10 +2,14 @@
 
 A family is a real video and every fake made from it. Splitting families (not
 videos) keeps a fake out of any split but its source's: otherwise a detector can
-score by recognising the scene, not the manipulation. Families are placed one at a
-time, largest first (ties in seeded random order), into the split whose label
-counts then fall closest to the targets, which lands within a few videos of
-the paper's 660/82/83 for 825 videos.
+score by recognising the scene, not the manipulation.
+
+Stratification is systematic sampling over a sorted list: families are ordered by
+their share of FAKE videos (then size; seeded random order within), and each is
+given to the split furthest behind its share of the videos seen so far. Families of
+one composition are thus spread 80/10/10 among the splits, so every split gets
+the same FAKE share, and the sizes land within a video or two of the targets (for
+825 videos: 660/82/83, the paper's split).
 """
 
 from __future__ import annotations
@@ -26,24 +30,19 @@ def split_videos(records: list[VideoRecord], fractions=(0.8, 0.1, 0.1), seed: in
     families: dict[str, list[VideoRecord]] = defaultdict(list)
     for r in records:
         families[r.family].append(r)
-    totals = np.bincount([r.label for r in records], minlength=2).astype(float)
-    targets = np.outer(fractions, totals)  # (3 splits, 2 labels)
-    counts = np.zeros_like(targets)
-    rng = np.random.default_rng(seed)
     keys = sorted(families)
-    order = rng.permutation(len(keys))
-    order = sorted(order, key=lambda i: -len(families[keys[i]]))  # stable: big families first
+    tiebreak = np.random.default_rng(seed).permutation(len(keys))
+    share = {k: sum(r.label for r in families[k]) / len(families[k]) for k in keys}
+    order = sorted(range(len(keys)), key=lambda i: (share[keys[i]], len(families[keys[i]]), tiebreak[i]))
+    target = np.asarray(fractions, dtype=float)
+    assigned = np.zeros(3)
+    seen = 0
     assignment = {}
     for i in order:
         members = families[keys[i]]
-        add = np.bincount([r.label for r in members], minlength=2)
-        errors = []
-        for s in range(3):
-            trial = counts.copy()
-            trial[s] += add
-            errors.append(((trial - targets) ** 2).sum())
-        best = int(np.argmin(errors))
-        counts[best] += add
+        seen += len(members)
+        best = int(np.argmax(target * seen - assigned))  # the split furthest behind its share
+        assigned[best] += len(members)
         for r in members:
             assignment[r.name] = SPLITS[best]
     return assignment

@@ -74,7 +74,7 @@ def inflate(module: nn.Module) -> nn.Module:
             setattr(parent, name, new)
 
     visit(module, is_stem=True)
-    return module.train(module.training)
+    return module
 
 
 class Cnn3d(Detector):

@@ -1,0 +1,54 @@
+"""Metrics against hand-computed values; thresholds chosen on validation only."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dfd_utils.evaluate import aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold, confusion
+
+
+def test_binary_metrics_by_hand():
+    labels = [1, 1, 1, 0, 0]
+    probs = [0.9, 0.6, 0.2, 0.7, 0.1]  # at 0.5: TP 2, FN 1, FP 1, TN 1
+    m = binary_metrics(labels, probs)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert m["roc_auc"] == pytest.approx(4 / 6)  # pairs (fake > real): 0.9>both, 0.6>0.1, 0.2>0.1 -> 4 of 6
+    expected_ll = -np.mean(np.log([0.9, 0.6, 0.2, 0.3, 0.9]))
+    assert m["log_loss"] == pytest.approx(expected_ll)
+    np.testing.assert_array_equal(confusion(labels, probs), [[1, 1], [1, 2]])
+
+
+def test_aggregation_rules():
+    probs = np.array([0.9, 0.8, 0.1, 0.2,  # video 0
+                      0.4, 0.4, 0.6, 0.1])  # video 1
+    table = aggregate_frames(probs, num_frames=4, topk=2)
+    assert table.share.tolist() == [0.5, 0.25]
+    assert table["mean"].tolist() == pytest.approx([0.5, 0.375])
+    assert table["max"].tolist() == [0.9, 0.6]
+    assert table.topk.tolist() == pytest.approx([0.85, 0.5])
+
+
+def test_threshold_is_chosen_on_the_validation_scores_given():
+    val_labels = [1, 1, 0, 0]
+    val_share = [0.65, 0.45, 0.35, 0.2]  # only 0.4 separates them
+    assert choose_threshold(val_labels, val_share) == 0.4
+    assert choose_threshold([1, 0], [0.9, 0.1]) == 0.5  # ties go to the threshold nearest 0.5
+
+
+def test_bootstrap_resamples_families_and_is_seeded():
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 1] * 20)
+    probs = np.clip(labels * 0.6 + rng.normal(0.2, 0.2, 60), 0, 1)
+    families = np.repeat(np.arange(20), 3)
+    ci = bootstrap_ci(labels, probs, families, n_boot=200, seed=1)
+    point = binary_metrics(labels, probs)
+    for k in ("accuracy", "roc_auc"):
+        low, high = ci[k]
+        assert low <= point[k] <= high and high - low > 0
+    assert ci == bootstrap_ci(labels, probs, families, n_boot=200, seed=1)
+    # one giant family: every resample is that family, so the interval collapses
+    same = bootstrap_ci(labels, probs, np.zeros(60), n_boot=50, seed=1)
+    assert same["accuracy"][0] == same["accuracy"][1] == pytest.approx(point["accuracy"])

@@ -1,0 +1,65 @@
+"""params.yaml, the profiles, the notebooks' parameters and dvc.yaml agree."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from dfd_utils.pipeline import load_params, notebook_path, parameters_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "profiles").glob("*.yaml")}
+
+
+def _keys(d, prefix=""):
+    out = set()
+    for k, v in d.items():
+        out.add(prefix + k)
+        if isinstance(v, dict) and k not in ("models",):
+            out |= _keys(v, f"{prefix}{k}.")
+    return out
+
+
+def test_params_yaml_is_the_demo_profile():
+    assert set(PROFILES) == {"smoke", "demo", "paper"}
+    assert load_params() == PROFILES["demo"]
+
+
+def test_profiles_set_the_same_keys():
+    assert _keys(PROFILES["smoke"]) == _keys(PROFILES["demo"]) == _keys(PROFILES["paper"])
+    assert PROFILES["paper"]["train"]["backbone"] == "resnet50" and PROFILES["paper"]["data"]["num_videos"] == 825
+
+
+def test_notebook_defaults_are_the_smoke_profile():
+    smoke = PROFILES["smoke"]
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged parameters"
+        namespace: dict = {}
+        exec("".join(params[0]["source"]), namespace)
+        assert namespace["root"] == "build/smoke", nb.name
+        for key in ("frames", "flow", "splits"):
+            if key in namespace:
+                assert namespace[key] == smoke[key], f"{nb.name}: {key}"
+        assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{nb.name} has outputs"
+
+
+def test_parameters_for_passes_only_declared_names():
+    values = parameters_for(notebook_path("03_optical_flow"), PROFILES["demo"], root=".")
+    assert set(values) == {"root", "seed", "workers", "flow"}
+    assert values["flow"] == PROFILES["demo"]["flow"]
+
+
+def test_every_stage_notebook_exists_and_params_are_known():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    demo_keys = _keys(PROFILES["demo"]) | {f"models.{m}" for m in PROFILES["demo"]["models"]}
+    for name, stage in dvc["stages"].items():
+        stages = [stage["do"]] if "foreach" in stage else [stage]
+        for s in stages:
+            for p in s.get("params", []):
+                p = p.replace("${key}", "baseline")
+                assert p in demo_keys, f"{name}: unknown param {p}"
+    for nb in ("01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline", "05_two_stream",
+               "06_cnn_rnn", "07_3d_cnn", "08_compare_models"):
+        assert notebook_path(nb).is_file()

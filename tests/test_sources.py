@@ -1,0 +1,144 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from dfd_utils.sources import dfdc, kaggle
+from dfd_utils.sources.metadata import load_subset, parse_metadata
+from dfd_utils.video import write_video
+
+
+def _clip(path, h, w, n=3):
+    write_video(path, np.full((n, h, w, 3), 90, np.uint8), 10)
+
+
+def test_metadata_skips_are_reported_with_reasons(tmp_path):
+    for name in ("a.mp4", "b.mp4", "stray.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    metadata = {"a.mp4": {"label": "REAL"}, "b.mp4": {"label": "FAKE", "original": "a.mp4"},
+                "gone.mp4": {"label": "FAKE", "original": "a.mp4"}, "odd.mp4": {"label": "MAYBE"}}
+    records, skips = parse_metadata(metadata, tmp_path)
+    assert [(r.name, r.label, r.original) for r in records] == [("a.mp4", 0, None), ("b.mp4", 1, "a.mp4")]
+    reasons = {s.name: s.reason for s in skips}
+    assert "file is missing" in reasons["gone.mp4"]
+    assert "unknown label 'MAYBE'" in reasons["odd.mp4"]
+    assert "no entry" in reasons["stray.mp4"]
+
+
+def test_load_subset_names_a_broken_metadata_file(tmp_path):
+    (tmp_path / "metadata.json").write_text("{not json")
+    with pytest.raises(ValueError, match="metadata.json: not valid JSON"):
+        load_subset(tmp_path)
+
+
+@pytest.fixture
+def dfdc_root(tmp_path):
+    """A DFDC-like part: 3 families (one with a portrait original), a stray small clip."""
+    part = tmp_path / "dfdc" / "dfdc_train_part_0"
+    part.mkdir(parents=True)
+    meta = {}
+    for i in range(3):
+        real = f"real{i}.mp4"
+        _clip(part / real, *((1920, 1080) if i == 2 else (1080, 1920)))
+        meta[real] = {"label": "REAL", "split": "train", "original": None}
+        for j in range(2):
+            fake = f"fake{i}{j}.mp4"
+            _clip(part / fake, 1080, 1920)
+            meta[fake] = {"label": "FAKE", "split": "train", "original": real}
+    _clip(part / "small.mp4", 240, 320)
+    meta["small.mp4"] = {"label": "REAL", "split": "train"}
+    (part / "metadata.json").write_text(json.dumps(meta))
+    return tmp_path / "dfdc"
+
+
+def test_dfdc_selection_keeps_fakes_with_originals_and_skips_with_reasons(dfdc_root, tmp_path):
+    out = tmp_path / "subset"
+    metadata, skips = dfdc.select_subset(dfdc_root, out, num_videos=9, fake_share=0.6, seed=0)
+    reasons = {s.name: s.reason for s in skips}
+    assert "not horizontal" in reasons.get("real2.mp4", "") or "real2.mp4" not in metadata
+    assert "small.mp4" not in metadata
+    for name, entry in metadata.items():
+        if entry["label"] == "FAKE":
+            assert entry["original"] in metadata  # never an orphan fake
+    checksums = json.loads((out / "checksums.json").read_text())
+    assert set(checksums) == set(metadata) and all(len(v) == 64 for v in checksums.values())
+    assert json.loads((out / "metadata.json").read_text()) == metadata
+
+
+def test_dfdc_selection_is_seeded(dfdc_root, tmp_path):
+    a, _ = dfdc.select_subset(dfdc_root, tmp_path / "a", num_videos=4, fake_share=0.5, seed=1)
+    b, _ = dfdc.select_subset(dfdc_root, tmp_path / "b", num_videos=4, fake_share=0.5, seed=1)
+    assert a == b
+
+
+def test_dfdc_reads_zips_in_place(dfdc_root, tmp_path):
+    part = dfdc_root / "dfdc_train_part_0"
+    zpath = tmp_path / "zips" / "dfdc_train_part_0.zip"
+    zpath.parent.mkdir()
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in part.iterdir():
+            zf.write(f, f"dfdc_train_part_0/{f.name}")
+    metadata, _ = dfdc.select_subset(zpath.parent, tmp_path / "subset", num_videos=5, fake_share=0.6, seed=0)
+    assert len(metadata) >= 3 and all((tmp_path / "subset" / n).is_file() for n in metadata)
+
+
+@pytest.mark.parametrize("member", ["../evil.mp4", "/abs/evil.mp4", "a/../../evil.mp4"])
+def test_zip_members_that_escape_are_refused(tmp_path, member):
+    zpath = tmp_path / "bad.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("metadata.json", "{}")
+        zf.writestr(member, b"x")
+    with pytest.raises(ValueError, match="bad.zip: unsafe member path"):
+        dfdc.find_candidates(tmp_path)
+
+
+def test_missing_dfdc_folder_says_which_parameter(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data.dfdc_path"):
+        dfdc.find_candidates(tmp_path / "nowhere")
+
+
+@pytest.fixture
+def no_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_kaggle_without_credentials_says_what_to_do(no_credentials, tmp_path):
+    with pytest.raises(kaggle.KaggleSetupError) as err:
+        kaggle.download(tmp_path / "out")
+    text = str(err.value)
+    assert "kaggle.json" in text and "KAGGLE_USERNAME" in text and kaggle.RULES_URL in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_kaggle_failure_never_prints_the_key_nor_leaves_files(no_credentials, tmp_path, monkeypatch):
+    secret = "0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", secret)
+    from kaggle.api.kaggle_api_extended import KaggleApi
+
+    def fail(self, *args, **kwargs):
+        raise ConnectionError(f"could not reach api with key {secret}")
+
+    monkeypatch.setattr(KaggleApi, "authenticate", lambda self: None)
+    monkeypatch.setattr(KaggleApi, "competition_download_files", fail)
+    with pytest.raises(kaggle.KaggleSetupError) as err:
+        kaggle.download(tmp_path / "out")
+    assert secret not in str(err.value) and "***" in str(err.value)
+    assert "Check the network" in str(err.value)
+    assert list(tmp_path.iterdir()) == [tmp_path / "home"] or not (tmp_path / "out").exists()
+    assert not any(p.name.startswith(".kaggle-") for p in tmp_path.iterdir())
+
+
+def test_kaggle_rules_not_accepted(no_credentials, tmp_path, monkeypatch):
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", "k" * 32)
+    from kaggle.api.kaggle_api_extended import KaggleApi
+
+    monkeypatch.setattr(KaggleApi, "authenticate", lambda self: None)
+    monkeypatch.setattr(KaggleApi, "competition_download_files",
+                        lambda self, *a, **k: (_ for _ in ()).throw(RuntimeError("403 Client Error: Forbidden")))
+    with pytest.raises(kaggle.KaggleSetupError, match="accept the rules"):
+        kaggle.download(tmp_path / "out")
