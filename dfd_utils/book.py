@@ -1,0 +1,86 @@
+"""Build the study's HTML book (Jupyter Book 1) from the notebooks papermill executed.
+
+    python -m dfd_utils.book build [--root .]
+
+No notebook runs again: the executed copies in ``artifacts/executed`` are copied
+into ``book/notebooks`` and rendered as they are. MathJax is vendored from the
+npm package ``mathjax@3`` (one file, SVG output, so no web fonts) into
+``book/_vendor`` and served from the book itself, so pages render offline.
+The build uses ``-W --keep-going``: a broken reference fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from dfd_utils.paths import Paths, project_root
+
+MATHJAX = "mathjax@3.2.2"
+MATHJAX_FILE = "tex-svg.js"
+CHAPTERS = (
+    "01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline__baseline",
+    "05_two_stream__two_stream_frame", "05_two_stream__two_stream_video", "06_cnn_rnn__cnn_rnn",
+    "07_3d_cnn__cnn3d", "08_compare_models",
+)
+
+
+def vendor_mathjax(book: Path) -> Path:
+    """``book/_vendor/mathjax/tex-svg.js`` from the npm registry (once; kept out of git)."""
+    target = book / "_vendor" / "mathjax" / MATHJAX_FILE
+    if target.is_file():
+        return target
+    if shutil.which("npm") is None:
+        raise RuntimeError("npm is needed once to vendor MathJax (apt-get install npm), or place "
+                           f"{MATHJAX}'s es5/{MATHJAX_FILE} at {target}")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["npm", "pack", MATHJAX, "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        archive = next(Path(tmp).glob("mathjax-*.tgz"))
+        with tarfile.open(archive) as tar:
+            member = tar.getmember(f"package/es5/{MATHJAX_FILE}")
+            member.name = MATHJAX_FILE
+            tar.extract(member, target.parent, filter="data")
+    return target
+
+
+def collect_notebooks(root: str | Path, book: Path) -> list[str]:
+    """Copy the executed notebooks into the book; returns the chapters found."""
+    executed = Paths.at(root).artifacts / "executed"
+    missing = [c for c in CHAPTERS if not (executed / f"{c}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{executed}: no executed notebook for {missing} (run `dvc repro` first)")
+    out = book / "notebooks"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for c in CHAPTERS:
+        shutil.copyfile(executed / f"{c}.ipynb", out / f"{c}.ipynb")
+    return list(CHAPTERS)
+
+
+def build(root: str | Path = ".", book: str | Path | None = None) -> Path:
+    book = Path(book) if book else project_root() / "book"
+    vendor_mathjax(book)
+    collect_notebooks(root, book)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jb), "build", str(book), "--builder", "html", "-W", "--keep-going"], check=True)
+    index = book / "_build" / "html" / "index.html"
+    print(f"book: {index}")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build"])
+    parser.add_argument("--root", default=".", help="where the executed notebooks are (artifacts/executed)")
+    args = parser.parse_args(argv)
+    build(args.root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
