@@ -62,6 +62,7 @@ profile:
 bench: env
 	$(BIN)/python benchmarks/bench_frames.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_predict.py
 
 lint: env
 	$(BIN)/ruff check dfd_utils tests benchmarks

@@ -116,23 +116,28 @@ def _grab_at(path, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
 
 
 def read_sampled_frames(
-    path: str | os.PathLike, num_samples: int = NUM_FRAMES
+    path: str | os.PathLike, num_samples: int = NUM_FRAMES, allow_short: bool = False
 ) -> tuple[np.ndarray, list[int], int]:
     """Decode a video once and return ``num_samples`` equally spaced frames.
 
     Returns ``(frames, indices, num_decoded)`` with frames as RGB uint8
-    ``(k, H, W, 3)``. Grayscale videos come back as 3 equal channels (OpenCV
+    ``(k, H, W, 3)``. Grayscale videos come back as 3 channels (OpenCV
     converts). The header's frame count picks the frames during the pass; if
     decoding finds a different count, a second pass takes the right ones.
+    ``allow_short``: a video with fewer frames repeats them (index ``floor(i n / k)``),
+    for scoring any clip; the dataset stages refuse short videos instead.
     """
     header = probe(path).header_frames
     guess = sample_indices(header, num_samples) if header >= num_samples else []
     frames, decoded = _grab_at(path, set(guess))
     if decoded == 0:
         raise VideoError(path, "no frame could be decoded (corrupt or truncated)")
-    if decoded < num_samples:
+    if decoded < num_samples and not allow_short:
         raise VideoError(path, f"only {decoded} decodable frames, {num_samples} needed")
-    indices = sample_indices(decoded, num_samples)
+    if decoded < num_samples:
+        indices = [i * decoded // num_samples for i in range(num_samples)]
+    else:
+        indices = sample_indices(decoded, num_samples)
     if decoded != header or any(i not in frames for i in indices):
         frames, decoded_again = _grab_at(path, set(indices))  # header lied: exact pass
         if decoded_again != decoded:

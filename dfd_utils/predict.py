@@ -1,0 +1,94 @@
+"""Score any video with a trained detector: the engine behind ``dfd predict``.
+
+A checkpoint carries everything needed (model, input size, the threshold chosen on
+validation, the decision rule), so a video is read, sampled and resized exactly as
+the training data was, whatever its resolution or orientation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dfd_utils.flow import video_flow
+from dfd_utils.models import Detector, load_checkpoint
+from dfd_utils.video import VideoError, read_sampled_frames, resize
+
+
+@dataclass
+class Prediction:
+    path: str
+    prob_fake: float | None = None  # the score the verdict thresholds
+    verdict: str | None = None  # "FAKE" | "REAL"
+    threshold: float | None = None
+    frame_probs: list[float] | None = None  # per-frame models
+    frames_decoded: int | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Predictor:
+    def __init__(self, checkpoint: str | Path, threshold: float | None = None):
+        self.model, self.payload = load_checkpoint(checkpoint)
+        self.model: Detector
+        self.input = self.payload.get("input", {"num_frames": 16, "height": 108, "width": 192, "size_3d": 224})
+        self.threshold = float(threshold if threshold is not None else self.payload.get("threshold", 0.5))
+        torch.set_grad_enabled(False)
+
+    def _inputs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB frames (T, H, W, 3) -> the model's tensors, resized as in training."""
+        h, w, s = self.input["height"], self.input["width"], self.input.get("size_3d", 224)
+        size = (s, s) if self.model.three_d else (h, w)
+        small = np.stack([resize(f, *size) for f in frames])  # (T, h, w, 3)
+        x = torch.from_numpy(small).permute(0, 3, 1, 2).contiguous()  # (T, 3, h, w) uint8
+        flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
+        return x, flows
+
+    def predict(self, path: str | Path) -> Prediction:
+        start = time.perf_counter()
+        result = Prediction(str(path), threshold=self.threshold)
+        try:
+            frames, _, decoded = read_sampled_frames(path, self.input["num_frames"], allow_short=True)
+        except VideoError as err:
+            result.error = err.reason
+            result.seconds = time.perf_counter() - start
+            return result
+        result.frames_decoded = decoded
+        if decoded < self.input["num_frames"]:
+            result.warnings.append(f"only {decoded} frames: frames repeated to make {self.input['num_frames']}")
+        if frames.shape[1] > frames.shape[2]:
+            result.warnings.append("portrait video: resized to the landscape training size")
+        x, flows = self._inputs(frames)
+        if self.model.level == "frame":
+            probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
+            result.frame_probs = [round(float(p), 4) for p in probs]
+            score = float((probs >= 0.5).mean()) if self.payload.get("rule", "share") == "share" else float(probs.mean())
+        else:
+            score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
+        result.prob_fake = round(score, 4)
+        result.verdict = "FAKE" if score >= self.threshold else "REAL"
+        result.seconds = round(time.perf_counter() - start, 3)
+        return result
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files as given; folders expand to their visible files, sorted (bad ones are reported later)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+        else:
+            out.append(p)
+    return out
