@@ -23,6 +23,7 @@ from dfd_utils.paths import Paths, project_root
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 CHAPTERS = (
     "01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline__baseline",
     "05_two_stream__two_stream_frame", "05_two_stream__two_stream_video", "06_cnn_rnn__cnn_rnn",
@@ -58,12 +59,27 @@ def collect_notebooks(root: str | Path, book: Path) -> list[str]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     for c in CHAPTERS:
-        shutil.copyfile(executed / f"{c}.ipynb", out / f"{c}.ipynb")
+        text = (executed / f"{c}.ipynb").read_text()
+        text = text.replace(COLAB_BADGE, "../images/colab-badge.svg")  # the same badge, served by the book
+        (out / f"{c}.ipynb").write_text(text)
     return list(CHAPTERS)
 
 
-def build(root: str | Path = ".", book: str | Path | None = None) -> Path:
-    book = Path(book) if book else project_root() / "book"
+def stage_sources(root: str | Path) -> Path:
+    """The book's source folder for a run: ``book/`` itself for the study (root "."),
+    a copy under the root for another run (the tests' smoke book), so it never mixes."""
+    source = project_root() / "book"
+    target = Paths.at(root).root / "book"
+    if target.resolve() == source.resolve():
+        return source
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("_build", "notebooks"))
+    return target
+
+
+def build(root: str | Path = ".") -> Path:
+    """Build the book of the run under ``root``; returns its ``index.html``."""
+    book = stage_sources(root)
     vendor_mathjax(book)
     collect_notebooks(root, book)
     jb = Path(sys.executable).with_name("jupyter-book")
