@@ -12,6 +12,7 @@ The build uses ``-W --keep-going``: a broken reference fails it.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -58,10 +59,16 @@ def collect_notebooks(root: str | Path, book: Path) -> list[str]:
     out = book / "notebooks"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    sources = [c.split("__")[0] for c in CHAPTERS]
     for c in CHAPTERS:
-        text = (executed / f"{c}.ipynb").read_text()
-        text = text.replace(COLAB_BADGE, "../images/colab-badge.svg")  # the same badge, served by the book
-        (out / f"{c}.ipynb").write_text(text)
+        book = json.loads((executed / f"{c}.ipynb").read_text())
+        first = book["cells"][0]
+        text = "".join(first["source"]).replace(COLAB_BADGE, "../images/colab-badge.svg")  # served by the book
+        if sources.count(c.split("__")[0]) > 1:  # one notebook, several chapters: name the model in the title
+            title, _, rest = text.partition("\n")
+            text = f"{title} ({c.split('__')[1]})\n{rest}"
+        first["source"] = text
+        (out / f"{c}.ipynb").write_text(json.dumps(book))
     return list(CHAPTERS)
 
 
