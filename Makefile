@@ -9,12 +9,13 @@ PROFILE ?= demo
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env data repro test test-unit test-notebooks book lab profile bench lint clean-smoke
+.PHONY: help env data repro plots test test-unit test-notebooks book lab profile bench lint clean-smoke
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
 	@echo "make test     set up, run the unit tests and every notebook on the smoke profile"
 	@echo "make book     build the HTML book from the executed notebooks"
+	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
 	@echo "make lab      JupyterLab on notebooks/ with the project's environment"
 	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
 	@echo "make bench    run the benchmarks under benchmarks/"
@@ -49,6 +50,11 @@ test-notebooks: env
 
 book: env
 	$(BIN)/python -m dfd_utils.book build
+
+# Learning curves with DVC, offline: vega inlined into .dvc/plots/offline.html (from npm).
+plots: env
+	$(BIN)/python -m dfd_utils.vendor
+	$(BIN)/dvc plots show
 
 lab: env
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dfd)" >/dev/null

@@ -16,11 +16,10 @@ import json
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 from dfd_utils.paths import Paths, project_root
+from dfd_utils.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
@@ -35,18 +34,9 @@ CHAPTERS = (
 def vendor_mathjax(book: Path) -> Path:
     """``book/_vendor/mathjax/tex-svg.js`` from the npm registry (once; kept out of git)."""
     target = book / "_vendor" / "mathjax" / MATHJAX_FILE
-    if target.is_file():
-        return target
-    if shutil.which("npm") is None:
-        raise RuntimeError("npm is needed once to vendor MathJax (apt-get install npm), or place "
-                           f"{MATHJAX}'s es5/{MATHJAX_FILE} at {target}")
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", MATHJAX, "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-        archive = next(Path(tmp).glob("mathjax-*.tgz"))
-        with tarfile.open(archive) as tar:
-            member = tar.getmember(f"package/es5/{MATHJAX_FILE}")
-            member.name = MATHJAX_FILE
-            tar.extract(member, target.parent, filter="data")
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(npm_file(MATHJAX, f"es5/{MATHJAX_FILE}"))
     return target
 
 
