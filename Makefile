@@ -71,7 +71,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_predict.py
 
 lint: env
-	$(BIN)/ruff check dfd_utils tests benchmarks
+	$(BIN)/ruff check dfd_utils tests benchmarks notebooks book/_ext
 
 clean-smoke:
 	rm -rf build/smoke

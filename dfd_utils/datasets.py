@@ -23,7 +23,6 @@ from torch.utils.data import Dataset
 
 from dfd_utils.flow import load_flow
 from dfd_utils.frames import load_video_frames
-from dfd_utils.io import read_json
 
 
 @dataclass
@@ -118,7 +117,7 @@ class VideoClips(Dataset):
         return item
 
 
-VIEWS = {"frame": FrameBag, "frame_flow": FrameFlowBag, "video": VideoClips}
+VIEWS = ("frame", "frame_flow", "video")
 
 
 def make_view(data: SplitData, view: str, with_flow: bool = False, three_d: bool = False) -> Dataset:
@@ -131,6 +130,3 @@ def make_view(data: SplitData, view: str, with_flow: bool = False, three_d: bool
         return VideoClips(data, with_flow=with_flow, three_d=three_d)
     raise ValueError(f"unknown view {view!r}; expected one of {sorted(VIEWS)}")
 
-
-def read_splits(path: str | Path) -> dict[str, str]:
-    return read_json(path)

@@ -17,10 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from dfd_utils.datasets import SplitData, load_split
-from dfd_utils.evaluate import (THRESHOLD_GRID, aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold,
-                                confusion)
+from dfd_utils.evaluate import (
+    THRESHOLD_GRID,
+    aggregate_frames,
+    binary_metrics,
+    bootstrap_ci,
+    choose_threshold,
+    confusion,
+)
 from dfd_utils.io import write_json_atomic
 from dfd_utils.models import Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
@@ -81,8 +88,6 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     paths = Paths.at(root)
     cfg = train_config(train, seed, device)
     mcfg = model_config(name, train, frames)
-    import torch
-
     torch.manual_seed(seed)
     model = build_model(name, **mcfg)
     data = {s: _load(paths, model, s) for s in ("train", "val", "test")}

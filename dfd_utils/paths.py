@@ -26,7 +26,7 @@ class Paths:
     root: Path
 
     @classmethod
-    def at(cls, root: str | Path = ".") -> "Paths":
+    def at(cls, root: str | Path = ".") -> Paths:
         root = Path(root)
         return cls(root if root.is_absolute() else project_root() / root)
 

@@ -45,7 +45,6 @@ class Predictor:
         self.model: Detector
         self.input = self.payload.get("input", {"num_frames": 16, "height": 108, "width": 192, "size_3d": 224})
         self.threshold = float(threshold if threshold is not None else self.payload.get("threshold", 0.5))
-        torch.set_grad_enabled(False)
 
     def _inputs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """RGB frames (T, H, W, 3) -> the model's tensors, resized as in training."""
@@ -56,6 +55,7 @@ class Predictor:
         flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
         return x, flows
 
+    @torch.inference_mode()
     def predict(self, path: str | Path) -> Prediction:
         start = time.perf_counter()
         result = Prediction(str(path), threshold=self.threshold)
@@ -74,7 +74,8 @@ class Predictor:
         if self.model.level == "frame":
             probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
             result.frame_probs = [round(float(p), 4) for p in probs]
-            score = float((probs >= 0.5).mean()) if self.payload.get("rule", "share") == "share" else float(probs.mean())
+            share_rule = self.payload.get("rule", "share") == "share"
+            score = float((probs >= 0.5).mean()) if share_rule else float(probs.mean())
         else:
             score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
         result.prob_fake = round(score, 4)

@@ -1,7 +1,6 @@
 """Metrics against hand-computed values; thresholds chosen on validation only."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from dfd_utils.evaluate import aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold, confusion

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ffmpeg, numbered_frames, write_h264
+from conftest import numbered_frames, write_h264
 from dfd_utils.cli import main
 from dfd_utils.models import build_model, save_checkpoint
 from dfd_utils.video import write_video

@@ -58,7 +58,7 @@ def test_dfdc_selection_keeps_fakes_with_originals_and_skips_with_reasons(dfdc_r
     reasons = {s.name: s.reason for s in skips}
     assert "not horizontal" in reasons.get("real2.mp4", "") or "real2.mp4" not in metadata
     assert "small.mp4" not in metadata
-    for name, entry in metadata.items():
+    for entry in metadata.values():
         if entry["label"] == "FAKE":
             assert entry["original"] in metadata  # never an orphan fake
     checksums = json.loads((out / "checksums.json").read_text())

@@ -4,8 +4,14 @@ from dataclasses import replace
 import numpy as np
 
 from conftest import SMALL
-from dfd_utils.sources.synthetic import (SyntheticConfig, generate, make_identity, make_motion, plan_dataset,
-                                         render_video)
+from dfd_utils.sources.synthetic import (
+    SyntheticConfig,
+    generate,
+    make_identity,
+    make_motion,
+    plan_dataset,
+    render_video,
+)
 from dfd_utils.video import probe, read_sampled_frames
 
 

@@ -33,8 +33,9 @@ def test_sampled_frames_are_exactly_the_indexed_ones_in_h264(numbered_h264):
 
 def test_frame_count_comes_from_decoding_not_the_header(tmp_path, numbered_h264):
     """A clip cut with an edit list: the header and the decoder can disagree."""
-    from conftest import ffmpeg
     import subprocess
+
+    from conftest import ffmpeg
 
     cut = tmp_path / "cut.mp4"
     subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-ss", "1.37", "-i", str(numbered_h264), "-c", "copy",

@@ -66,8 +66,8 @@ def inflate(module: nn.Module) -> nn.Module:
             elif isinstance(child, nn.BatchNorm2d):
                 new = inflate_bn(child)
             elif isinstance(child, nn.MaxPool2d):
-                new = TimePadded(nn.MaxPool3d((3, child.kernel_size, child.kernel_size), (2, child.stride, child.stride),
-                                              (0, child.padding, child.padding)), 1)
+                k, s, p = child.kernel_size, child.stride, child.padding
+                new = TimePadded(nn.MaxPool3d((3, k, k), (2, s, s), (0, p, p)), 1)
             else:
                 visit(child)
                 continue

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -97,8 +96,7 @@ def find_candidates(root: str | Path) -> list[Candidate]:
     return found
 
 
-def select_families(candidates: list[Candidate], num_videos: int, fake_share: float, seed: int
-                    ) -> list[list[Candidate]]:
+def select_families(candidates: list[Candidate], fake_share: float, seed: int) -> list[list[Candidate]]:
     """Seeded, class-aware order of families: each an original first, then its fakes.
 
     Families are drawn at random; from each, the real clip (if the pool has it) and as
@@ -122,7 +120,7 @@ def select_families(candidates: list[Candidate], num_videos: int, fake_share: fl
     return plan
 
 
-def _materialise(c: Candidate, out_dir: Path, scratch: Path) -> Path:
+def _materialise(c: Candidate, out_dir: Path) -> Path:
     """Link or copy (folders) or extract (zips) one clip into the subset folder."""
     dest = out_dir / c.name
     if dest.exists():
@@ -162,30 +160,29 @@ def select_subset(root: str | Path, out_dir: str | Path, num_videos: int = 825, 
     target_real = num_videos - target_fake
     metadata, checksums, skips = {}, {}, []
     counts = Counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        for family in select_families(candidates, num_videos, fake_share, seed):
-            if len(metadata) >= num_videos:
-                break
-            for c in family:
-                key = "FAKE" if c.label == "FAKE" else "REAL"
-                if counts[key] >= (target_fake if key == "FAKE" else target_real):
-                    continue
-                if c.label == "FAKE" and c.original and c.original not in metadata and any(
-                    x.label == "REAL" for x in family
-                ):
-                    continue  # its original was skipped: do not keep an orphan fake
-                path = _materialise(c, out_dir, Path(scratch))
-                try:
-                    info = probe(path)
-                    if (info.height, info.width) != tuple(size):
-                        raise VideoError(path, f"{info.width}x{info.height}, not horizontal {size[1]}x{size[0]}")
-                except VideoError as err:
-                    skips.append(Skip(c.name, err.reason))
-                    path.unlink()
-                    continue
-                metadata[c.name] = {"label": c.label, "split": "train", "original": c.original}
-                checksums[c.name] = sha256(path)
-                counts[key] += 1
+    for family in select_families(candidates, fake_share, seed):
+        if len(metadata) >= num_videos:
+            break
+        for c in family:
+            key = "FAKE" if c.label == "FAKE" else "REAL"
+            if counts[key] >= (target_fake if key == "FAKE" else target_real):
+                continue
+            if c.label == "FAKE" and c.original and c.original not in metadata and any(
+                x.label == "REAL" for x in family
+            ):
+                continue  # its original was skipped: do not keep an orphan fake
+            path = _materialise(c, out_dir)
+            try:
+                info = probe(path)
+                if (info.height, info.width) != tuple(size):
+                    raise VideoError(path, f"{info.width}x{info.height}, not horizontal {size[1]}x{size[0]}")
+            except VideoError as err:
+                skips.append(Skip(c.name, err.reason))
+                path.unlink()
+                continue
+            metadata[c.name] = {"label": c.label, "split": "train", "original": c.original}
+            checksums[c.name] = sha256(path)
+            counts[key] += 1
     if not metadata:
         raise ValueError(f"{root}: no clip passed the checks ({len(skips)} skipped)")
     write_json_atomic(out_dir / "metadata.json", metadata)

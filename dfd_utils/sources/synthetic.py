@@ -157,9 +157,8 @@ def _background(rng: np.random.Generator, height: int, width: int, margin: int) 
     return tex
 
 
-def _swap_patch(
-    real: np.ndarray, donor: np.ndarray, inner: np.ndarray, cfg: SyntheticConfig, target_skin, donor_skin, rng
-) -> tuple[np.ndarray, np.ndarray]:
+def _swap_patch(donor: np.ndarray, inner: np.ndarray, cfg: SyntheticConfig, target_skin, donor_skin
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Apply the spatial artifacts to a donor face patch; return (patch, blend mask)."""
     box = donor.shape[0]
     patch = donor + (1 - cfg.color_mismatch) * (target_skin - donor_skin)  # colour transfer
@@ -193,7 +192,7 @@ def render_video(
         face, head, inner = render_face(identity, s, box)
         if donor is not None and fake_rng.random() >= cfg.unaltered_share:
             donor_face, _, _ = render_face(donor, s, box)
-            patch, mask = _swap_patch(face, donor_face, inner, cfg, identity.skin, donor.skin, fake_rng)
+            patch, mask = _swap_patch(donor_face, inner, cfg, identity.skin, donor.skin)
             jitter = cfg.jitter * 0.05 * box * fake_rng.normal(0, 1, 2)  # temporal artifact
             patch = cv2.warpAffine(patch, np.float32([[1, 0, jitter[0]], [0, 1, jitter[1]]]), (box, box),
                                    borderMode=cv2.BORDER_REFLECT)
@@ -203,9 +202,8 @@ def render_video(
         y0 = int(s["cy"] * height) - box // 2
         _paste(frame, face, head, x0, y0)
         frame *= s["light"]
-        frame += noise_rng.normal(0, 3, (1, 1, 1)) + noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(
-            np.float32
-        ).repeat(4, 0).repeat(4, 1)[:height, :width]
+        grain = noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32)  # sensor noise
+        frame += noise_rng.normal(0, 3) + grain.repeat(4, 0).repeat(4, 1)[:height, :width]
         frames[f] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
 
