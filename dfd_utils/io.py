@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the terminal bar: the executed notebooks stay free of widget warnings
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:

@@ -29,7 +29,7 @@ def metrics_table(metrics: dict[str, dict]) -> pd.DataFrame:
 def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy")
               ) -> pd.DataFrame:
     """``0.91 [0.85, 0.96]`` strings, for the book's comparison table."""
-    out = pd.DataFrame(index=table.index)
+    out = table[["table", "threshold"]].copy()
     for k in columns:
         out[k] = [f"{v:.2f} [{lo:.2f}, {hi:.2f}]" for v, lo, hi in zip(table[k], table[f"{k}_low"], table[f"{k}_high"])]
     return out

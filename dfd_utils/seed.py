@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generator:
+def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python, NumPy and torch; on CPU the study is then bit-for-bit repeatable.
 
-    Returns a torch Generator for data loaders, so shuffling does not depend on how
-    many random numbers the model's initialisation drew.
+    (The training loop seeds its own data-loader generator, so shuffling does not
+    depend on how many random numbers the model's initialisation drew.)
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -23,4 +23,3 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    return torch.Generator().manual_seed(seed)
