@@ -143,7 +143,7 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     batch_size = cfg.batch_frames if model.level == "frame" else cfg.batch_videos
-    state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_epoch": -1, "stale": 0}
+    state = {"epoch": 0, "history": [], "best_score": (-math.inf, -math.inf), "best_epoch": -1, "stale": 0}
     last = run_dir / "last.pt"
     fingerprint = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "device")}
     if last.is_file():
@@ -179,8 +179,8 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
                   "val_auc": score, "val_acc": float(((probs >= 0.5) == val_labels).mean())}
         state["history"].append(record)
         state["epoch"] += 1
-        key = score if not math.isnan(score) else -val_loss
-        if key > state["best_score"]:
+        key = (score if not math.isnan(score) else -math.inf, -val_loss)  # AUC first, then the lower loss
+        if key > tuple(state["best_score"]):
             state.update(best_score=key, best_epoch=state["epoch"], stale=0)
             _save_atomic({"model": model.state_dict()}, run_dir / "best.pt")
         else:
