@@ -16,6 +16,7 @@ import torch
 
 from dfd_utils.flow import video_flow
 from dfd_utils.models import Detector, load_checkpoint
+from dfd_utils.sources.metadata import VIDEO_SUFFIXES
 from dfd_utils.video import VideoError, read_sampled_frames, resize
 
 
@@ -85,11 +86,15 @@ class Predictor:
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders expand to their visible files, sorted (bad ones are reported later)."""
+    """Files as given (each is tried); folders expand to their video files by extension, sorted.
+
+    A DFDC folder holds metadata.json beside the clips: that is not a failure, just not a video.
+    """
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                              and f.suffix.lower() in VIDEO_SUFFIXES))
         else:
             out.append(p)
     return out

@@ -87,10 +87,12 @@ def test_a_folder_with_bad_files_answers_the_good_ones_and_fails(ckpt, tmp_path,
     (tmp_path / "whole.mp4").unlink()
     (tmp_path / "truncated.mp4").write_bytes(data[: len(data) // 3])
     code, out, err = run(capsys, "predict", tmp_path, "--checkpoint", ckpt)
-    assert code == 1 and "4 of 5 inputs failed" in err
-    assert "good.mp4" in out and out.count("FAILED") == 4
+    assert code == 1 and "3 of 4 inputs failed" in err  # notes.txt is not a video: not tried
+    assert "good.mp4" in out and out.count("FAILED") == 3 and "notes.txt" not in out
     assert "empty.mp4: file is empty" in out and "junk.avi: OpenCV cannot open" in out
     assert "truncated.mp4" in out
+    code, out, _ = run(capsys, "predict", tmp_path / "notes.txt", "--checkpoint", ckpt)  # named explicitly: tried
+    assert code == 1 and "notes.txt: OpenCV cannot open" in out
 
 
 def test_missing_and_wrong_checkpoints(tmp_path, capsys):
