@@ -58,6 +58,12 @@ def collect_notebooks(root: str | Path, book: Path) -> list[str]:
             title, _, rest = text.partition("\n")
             text = f"{title} ({c.split('__')[1]})\n{rest}"
         first["source"] = text
+        for cell in book["cells"]:  # the defaults are the smoke profile: show the values this run used, folded
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            if "parameters" in tags:
+                tags.append("remove-cell")
+            elif "injected-parameters" in tags:
+                tags.append("hide-input")
         (out / f"{c}.ipynb").write_text(json.dumps(book))
     return list(CHAPTERS)
 
