@@ -40,13 +40,13 @@ repro: env data
 
 test: env
 	$(BIN)/python -m pytest tests -q
-	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=600
+	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=300
 
 test-unit: env
 	$(BIN)/python -m pytest tests -q
 
 test-notebooks: env
-	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=600
+	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=300
 
 book: env
 	$(BIN)/python -m dfd_utils.book build

@@ -16,6 +16,7 @@ import os
 import random
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -61,17 +62,41 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+@cache
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX-512 or AMX).
+
+    Without it, bf16 convolutions fall back to reference kernels many times slower
+    than fp32 and the LSTM primitive cannot be built at all: bf16 is then a trap,
+    not a speed-up. ``ONEDNN_MAX_CPU_ISA=AVX2`` makes a capable CPU answer False.
+    """
+    is_supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(is_supported()) if is_supported is not None else False
+
+
 def autocast(device: torch.device, precision: str):
-    """The mixed-precision context for a forward pass."""
+    """The mixed-precision context for a forward pass.
+
+    ``bf16`` on a CPU without native bf16 runs in fp32 (with one warning): the same
+    profile then works on every machine, fast where the hardware allows.
+    """
     if precision == "fp32":
         return nullcontext()
     if precision == "bf16":
+        if device.type == "cpu" and not cpu_has_bf16():
+            _warn_once("this CPU has no native bf16 (oneDNN reports none): running in fp32")
+            return nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
     if precision == "fp16":
         if device.type != "cuda":
             raise ValueError("precision fp16 needs CUDA; use bf16 on CPU")
         return torch.autocast("cuda", dtype=torch.float16)
     raise ValueError(f"unknown precision {precision!r}; expected fp32, bf16 or fp16")
+
+
+@cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def prepare(model: Detector, device: torch.device, channels_last: bool) -> Detector:

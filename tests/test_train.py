@@ -110,3 +110,26 @@ def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
     videos = pd.read_csv(tmp_path / "False" / "artifacts" / "predictions" / "baseline" / "videos.csv")
     assert set(videos.split) == {"val", "test"} and {"share", "mean", "max", "topk", "prob"} <= set(videos.columns)
     assert (tmp_path / "False" / "metrics" / "baseline.json").is_file()
+
+
+def test_bf16_without_native_support_runs_in_fp32():
+    """A CPU without AVX-512/AMX (CI machines, older laptops) cannot build a bf16 LSTM:
+    bf16 must fall back to fp32 there instead of failing or crawling."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch\n"
+        "from dfd_utils.models import build_model\n"
+        "from dfd_utils.train import autocast, cpu_has_bf16\n"
+        "assert not cpu_has_bf16()\n"
+        "torch.manual_seed(0)\n"
+        "model = build_model('cnn_rnn', backbone='resnet18', hidden=8)\n"
+        "with autocast(torch.device('cpu'), 'bf16'):\n"
+        "    logits = model(torch.rand(2, 4, 3, 32, 48))\n"
+        "assert logits.dtype == torch.float32 and logits.shape == (2,)\n"
+    )
+    env = {**__import__("os").environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "no native bf16" in done.stderr
