@@ -27,7 +27,7 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 CHAPTERS = (
     "01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline__baseline",
     "05_two_stream__two_stream_frame", "05_two_stream__two_stream_video", "06_cnn_rnn__cnn_rnn",
-    "07_3d_cnn__cnn3d", "08_compare_models",
+    "07_3d_cnn__cnn3d", "08_compare_models", "09_real_faces",
 )
 
 

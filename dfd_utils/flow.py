@@ -7,7 +7,6 @@ with a field, so each video stores ``(16, 2, H, W)`` float16 (dx, dy in pixels).
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import cv2
 import numpy as np
 
 from dfd_utils.frames import load_video_frames, video_stem
-from dfd_utils.io import progress, read_json, write_json_atomic
+from dfd_utils.io import process_pool, progress, read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
     flow_root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(stamp, asdict(cfg))
     jobs = [(n, Path(frames_root), flow_root, cfg) for n in names]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         for _ in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
             pass
 

@@ -5,7 +5,7 @@ so a crash never leaves a half-written video and a rerun skips finished ones)::
 
     frames/<video stem>/00.jpg .. 15.jpg      # 108x192 (H x W), the 2D models' input
     frames/<video stem>/3d/00.jpg .. 15.jpg   # size_3d x size_3d, the 3D CNN's input
-    frames/<video stem>/info.json             # source indices, decoded count, source size
+    frames/<video stem>/info.json             # source indices, decoded count, source size, face track
     frames/labels.json                        # "<stem>/00.jpg" -> 0/1, as the paper
     frames/manifest.csv                       # video, label, original, position, frame_index, split
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dfd_utils.io import progress, read_json, write_json_atomic
+from dfd_utils.faces import crop, crop_box, track_clip
+from dfd_utils.io import process_pool, progress, read_json, write_json_atomic
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import NUM_FRAMES, VideoError, probe, read_sampled_frames, resize
 
@@ -36,6 +36,12 @@ class FrameConfig:
     width: int = 192  # 1920 / 10
     size_3d: int = 224  # the 3D CNN's square input (the paper: 224)
     jpeg_quality: int = 95
+    crop: str = "full"  # full: the whole frame | face: the tracked face with a margin (full frame if none)
+    crop_margin: float = 0.3  # face sizes added above and below the face (the width follows the aspect)
+
+    def __post_init__(self):
+        if self.crop not in ("full", "face"):
+            raise ValueError(f"frames crop must be 'full' or 'face', got {self.crop!r}")
 
 
 def frame_name(position: int) -> str:
@@ -64,14 +70,20 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
     if not info.is_landscape:
         raise VideoError(path, f"portrait video ({info.width}x{info.height}); the study uses horizontal clips")
     frames, indices, decoded = read_sampled_frames(path, cfg.num_frames)  # (16, H, W, 3)
+    face = track_clip(frames) if cfg.crop == "face" else None
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "3d").mkdir(parents=True)
     for position, frame in enumerate(frames):
-        _imwrite(tmp / frame_name(position), resize(frame, cfg.height, cfg.width), cfg.jpeg_quality)
-        _imwrite(tmp / "3d" / frame_name(position), resize(frame, cfg.size_3d, cfg.size_3d), cfg.jpeg_quality)
+        for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
+            view = frame
+            if face is not None and not face.fallback:
+                view = crop(frame, crop_box(face.boxes[position], h, w, cfg.crop_margin))
+            _imwrite(folder / frame_name(position), resize(view, h, w), cfg.jpeg_quality)
     meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
             "header_frames": info.header_frames}
+    if face is not None:
+        meta["face"] = face.summary()
     write_json_atomic(tmp / "info.json", meta)
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
@@ -108,7 +120,7 @@ def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, 
     jobs = [(r, root, cfg) for r in records]
     done: dict[str, dict] = {}
     skips: list[Skip] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         for name, meta, reason in progress(pool.map(_extract_job, jobs), total=len(jobs), desc="frames"):
             if meta is None:
                 skips.append(Skip(name, reason))
@@ -116,6 +128,15 @@ def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, 
             else:
                 done[name] = meta
     return done, skips
+
+
+def face_crop_summary(done: dict[str, dict]) -> dict:
+    """How face cropping went: videos, fallbacks to the full frame (named), frames with a detection."""
+    faces = {name: meta["face"] for name, meta in done.items() if "face" in meta}
+    fallbacks = sorted(name for name, face in faces.items() if face["fallback"])
+    return {"videos": len(faces), "fallbacks": len(fallbacks), "fallback_videos": fallbacks,
+            "frames_with_face": sum(face["frames_with_face"] for face in faces.values()),
+            "frames": sum(len(meta["indices"]) for meta in done.values() if "face" in meta)}
 
 
 def write_index(records: list[VideoRecord], done: dict[str, dict], splits: dict[str, str], root: str | Path

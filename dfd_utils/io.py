@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm  # the terminal bar: the executed notebooks stay free of widget warnings
@@ -33,3 +35,13 @@ def progress(iterable, **kwargs):
     """tqdm that stays quiet when stderr is not a terminal and DFD_PROGRESS is unset."""
     disable = not (sys.stderr.isatty() or os.environ.get("DFD_PROGRESS"))
     return tqdm(iterable, disable=disable, **kwargs)
+
+
+def process_pool(workers: int | None) -> ProcessPoolExecutor:
+    """Worker processes started fresh ("spawn"), never forked.
+
+    A forked child inherits the parent's OpenCV and OpenMP thread pools in whatever
+    state they were: after the parent has run a parallel OpenCV call (a face
+    detection in a notebook, say), the child's first one can wait forever.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))

@@ -25,6 +25,12 @@ SPLITS = ("train", "val", "test")
 
 def split_videos(records: list[VideoRecord], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, str]:
     """Map each video name to "train", "val" or "test"."""
+    fixed = [r for r in records if r.study_split is not None]
+    if fixed:
+        if len(fixed) != len(records):
+            loose = sorted(r.name for r in records if r.study_split is None)[:3]
+            raise ValueError(f"study_split is set for some videos but not for {loose}...: set it for all or none")
+        return {r.name: r.study_split for r in records}
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     families: dict[str, list[VideoRecord]] = defaultdict(list)

@@ -13,17 +13,17 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from dfd_utils.flow import FlowConfig, compute_all
-from dfd_utils.frames import FrameConfig, extract_all, write_index
+from dfd_utils.frames import FrameConfig, extract_all, face_crop_summary, write_index
 from dfd_utils.io import read_json, write_json_atomic
 from dfd_utils.paths import Paths, project_root
-from dfd_utils.sources import dfdc, kaggle
+from dfd_utils.sources import dfdc, faces, kaggle
 from dfd_utils.sources.metadata import load_subset
 from dfd_utils.sources.synthetic import SyntheticConfig, generate
 from dfd_utils.splits import split_table, split_videos
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("synthetic", "dfdc", "kaggle")
+SOURCES = ("synthetic", "faces", "dfdc", "kaggle")
 
 
 def _workers(workers: int | None) -> int:
@@ -52,6 +52,14 @@ def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int 
             log.warning("%s was generated with other settings: starting over", paths.subset)
             shutil.rmtree(paths.subset)
         return generate(cfg, paths.subset, workers=_workers(workers))
+    if source == "faces":
+        cfg = _config(faces.FacesConfig, {**data.get("faces", {}), "num_videos": data["num_videos"],
+                                          "fake_share": data["fake_share"], "seed": seed}, "params data.faces")
+        stamp = paths.subset / "faces_config.json"
+        if stamp.is_file() and read_json(stamp) != asdict(cfg):
+            log.warning("%s was made with other settings: starting over", paths.subset)
+            shutil.rmtree(paths.subset)
+        return faces.generate(cfg, paths.subset)
     folder = Path(data.get("dfdc_path") or paths.external / "dfdc")
     folder = folder if folder.is_absolute() else project_root() / folder
     if source == "kaggle":
@@ -60,10 +68,15 @@ def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int 
     return metadata
 
 
-def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int = 0, workers: int = 0) -> dict:
-    """Stage 02: frames, labels.json, manifest.csv and the grouped splits."""
+def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int = 0, workers: int = 0,
+                   subset: str | Path | None = None) -> dict:
+    """Stage 02: frames, labels.json, manifest.csv and the grouped splits.
+
+    ``subset``: read the videos from there instead of ``root``'s own subset (two
+    preprocessing variants of one set share it).
+    """
     paths = Paths.at(root)
-    records, skipped = load_subset(paths.subset)
+    records, skipped = load_subset(subset if subset is not None else paths.subset)
     cfg = _config(FrameConfig, frames, "params frames")
     done, failed = extract_all(records, paths.frames, cfg, workers=_workers(workers))
     kept = [r for r in records if r.name in done]
@@ -74,8 +87,12 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
     manifest = write_index(kept, done, assignment, paths.frames)
     skips = {s.name: s.reason for s in [*skipped, *failed]}
     write_json_atomic(paths.frames / "skipped.json", skips)
+    face_crop = face_crop_summary(done) if cfg.crop == "face" else None
+    if face_crop is not None:
+        write_json_atomic(paths.frames / "face_crop.json", face_crop)
+        log.info("face crop: %(fallbacks)d of %(videos)d videos fell back to the full frame", face_crop)
     return {"records": kept, "manifest": manifest, "splits": assignment, "skipped": skips,
-            "table": split_table(kept, assignment)}
+            "table": split_table(kept, assignment), "face_crop": face_crop}
 
 
 def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:

@@ -1,6 +1,6 @@
 """The book, as a reader sees it: every page of a book built from the smoke run, in Chromium.
 
-Runs the eight notebooks on the smoke profile through papermill (as DVC does), builds
+Runs the nine notebooks on the smoke profile through papermill (as DVC does), builds
 the book offline, then opens every page in headless Chromium (Debian's, with
 background networking off) and fails on a missing image, script or stylesheet, an
 in-book link to nowhere, a resource from the network, a console error, or a formula
@@ -28,7 +28,7 @@ ROOT = "build/smoke"
 RUNS = [("01_download_subset", {}, None), ("02_extract_frames", {}, None), ("03_optical_flow", {}, None)] + [
     (nb, {"model_name": model}, f"{nb}__{model}") for nb, model in (
         ("04_baseline", "baseline"), ("05_two_stream", "two_stream_frame"), ("05_two_stream", "two_stream_video"),
-        ("06_cnn_rnn", "cnn_rnn"), ("07_3d_cnn", "cnn3d"))] + [("08_compare_models", {}, None)]
+        ("06_cnn_rnn", "cnn_rnn"), ("07_3d_cnn", "cnn3d"))] + [("08_compare_models", {}, None), ("09_real_faces", {}, None)]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_notebook_defaults_are_the_smoke_profile():
         namespace: dict = {}
         exec("".join(params[0]["source"]), namespace)
         assert namespace["root"] == "build/smoke", nb.name
-        for key in ("frames", "flow", "splits"):
+        for key in ("frames", "flow", "splits", "faces_study"):
             if key in namespace:
                 assert namespace[key] == smoke[key], f"{nb.name}: {key}"
         assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{nb.name} has outputs"
@@ -61,5 +61,60 @@ def test_every_stage_notebook_exists_and_params_are_known():
                 p = p.replace("${key}", "baseline")
                 assert p in demo_keys, f"{name}: unknown param {p}"
     for nb in ("01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline", "05_two_stream",
-               "06_cnn_rnn", "07_3d_cnn", "08_compare_models"):
+               "06_cnn_rnn", "07_3d_cnn", "08_compare_models", "09_real_faces"):
         assert notebook_path(nb).is_file()
+
+
+def _module_file(module: str) -> Path | None:
+    """``dfd_utils.x.y`` -> its file (module or package ``__init__``), or None outside the package."""
+    if not module.startswith("dfd_utils"):
+        return None
+    base = ROOT / module.replace(".", "/")
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _imports(source: str) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # "from dfd_utils import plots"
+    return found
+
+
+def _closure(modules: set[str]) -> set[Path]:
+    """Every dfd_utils file that importing ``modules`` loads (parent packages included)."""
+    seen: set[Path] = set()
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        parts = module.split(".")
+        for i in range(1, len(parts) + 1):
+            path = _module_file(".".join(parts[:i]))
+            if path is None or not path.is_file() or path in seen:
+                continue
+            seen.add(path)
+            todo += list(_imports(path.read_text()))
+    return seen
+
+
+def test_stage_deps_cover_every_module_the_notebook_imports():
+    """A change to any module a stage runs must rerun the stage (and only those: no `dfd_utils` catch-all)."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for name, stage in dvc["stages"].items():
+        s = stage["do"] if "foreach" in stage else stage
+        notebooks = [d for d in s["deps"] if d.startswith("notebooks/")]
+        if "foreach" in stage:
+            notebooks = [f"notebooks/{item['notebook']}.ipynb" for item in stage["foreach"].values()]
+        code = "\n".join(  # shell and magic lines (the Colab cell) become `pass`
+            "".join(line[: len(line) - len(line.lstrip())] + "pass\n" if line.lstrip().startswith(("!", "%"))
+                    else line for line in c["source"])
+            for nb in notebooks for c in json.loads((ROOT / nb).read_text())["cells"] if c["cell_type"] == "code")
+        needed = {p.relative_to(ROOT) for p in _closure(_imports(code)) if p != ROOT / "dfd_utils/__init__.py"}
+        deps = [ROOT / d for d in s["deps"]]
+        covered = {n for n in needed if any((ROOT / n) == d or d in (ROOT / n).parents for d in deps)}
+        assert needed == covered, f"stage {name}: add {sorted(map(str, needed - covered))} to its deps"

@@ -1,7 +1,10 @@
 """The DFDC ``metadata.json`` format, read strictly but forgivingly.
 
 ``{"abc.mp4": {"label": "FAKE"|"REAL", "split": "train", "original": "xyz.mp4"|null}}``.
-DFDC omits ``original`` for REAL entries, so it is read with ``.get``. Entries that
+DFDC omits ``original`` for REAL entries, so it is read with ``.get``. Two optional
+keys extend the format for sources that know who is on screen (the ``faces`` set):
+``identity`` (the person) and ``study_split`` (train/val/test, chosen by the source
+so that no identity crosses splits; ``splits.split_videos`` keeps it). Entries that
 cannot be used (no file, unknown label) and files with no entry are *skipped with a
 reason*, never silently dropped: the caller logs and reports them.
 """
@@ -26,6 +29,8 @@ class VideoRecord:
     path: Path
     label: int  # 0 REAL, 1 FAKE (the paper's encoding)
     original: str | None  # the real video a fake was made from
+    identity: str | None = None  # the person on screen, where the source knows it
+    study_split: str | None = None  # train/val/test fixed by the source (identity-disjoint splits)
 
     @property
     def family(self) -> str:
@@ -57,7 +62,11 @@ def parse_metadata(metadata: dict, folder: Path, source: str = "metadata.json") 
             skips.append(Skip(name, f"listed in {source} but the file is missing"))
             continue
         original = entry.get("original") if label == "FAKE" else None
-        records.append(VideoRecord(name, path, LABELS[label], original or None))
+        study_split = entry.get("study_split")
+        if study_split not in (None, "train", "val", "test"):
+            skips.append(Skip(name, f"unknown study_split {study_split!r} in {source} (expected train, val or test)"))
+            continue
+        records.append(VideoRecord(name, path, LABELS[label], original or None, entry.get("identity"), study_split))
     listed = set(metadata)
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in VIDEO_SUFFIXES and path.name not in listed:

@@ -16,14 +16,13 @@ DFDC. The same seed gives the same metadata and the same pixels.
 from __future__ import annotations
 
 import string
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dfd_utils.io import progress, write_json_atomic
+from dfd_utils.io import process_pool, progress, write_json_atomic
 from dfd_utils.video import write_video
 
 
@@ -287,7 +286,7 @@ def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = No
         for job in progress(jobs, desc="render"):
             _render_plan(job)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             for _ in progress(pool.map(_render_plan, jobs), total=len(jobs), desc="render"):
                 pass
     metadata = {p.name: {"label": p.label, "split": "train", "original": p.original} for p in plans}

@@ -1,0 +1,95 @@
+"""Full frame or face crop? The five detectors on one set, under two preprocessings (notebook 09).
+
+Both variants read the same videos (one subset) and differ only in what stage 02
+writes: ``full`` resizes the whole frame, ``face`` crops the tracked face (a
+square by default, the DFDC winners' input). Each variant is a complete study root
+(frames, flow, models, predictions, metrics), so every result is a file a reader
+can open, and an interrupted run resumes where it stopped.
+
+Layout under ``<root>/artifacts/faces/``::
+
+    full/artifacts/subset/           the faces set (shared by both variants)
+    full/artifacts/{frames,flow,...} full-frame inputs and results
+    face/artifacts/{frames,flow,...} face-crop inputs and results
+    {full,face}/metrics/<model>.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dfd_utils.experiment import Result, run_experiment
+from dfd_utils.io import write_json_atomic
+from dfd_utils.paths import Paths
+from dfd_utils.report import metrics_table
+from dfd_utils.stages import extract_frames, make_subset, optical_flow
+
+VARIANTS = ("full", "face")
+
+
+def variant_root(root: str | Path, variant: str) -> Path:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    return Paths.at(root).artifacts / "faces" / variant
+
+
+def subset_folder(root: str | Path) -> Path:
+    return Paths.at(variant_root(root, "full")).subset
+
+
+def make_faces_set(study: dict, root: str | Path, seed: int = 0) -> dict:
+    """The faces set for both variants: ``study`` holds num_videos, fake_share and the source knobs."""
+    data = {"source": "faces", "num_videos": study["num_videos"], "fake_share": study["fake_share"],
+            "faces": study.get("faces", {})}
+    return make_subset(data, variant_root(root, "full"), seed=seed)
+
+
+def variant_frames(frames: dict, variant: str, overrides: dict) -> dict:
+    """The frame settings of one variant: the study's, then the variant's overrides."""
+    return {**frames, **overrides.get(variant, {}), "crop": variant}
+
+
+def prepare_variant(variant: str, frames: dict, flow: dict, root: str | Path, seed: int = 0, workers: int = 0
+                    ) -> dict:
+    """Stages 02 and 03 for one variant, reading the shared subset."""
+    where = variant_root(root, variant)
+    extracted = extract_frames(frames, {"train": 0.8, "val": 0.1, "test": 0.1}, where, seed=seed, workers=workers,
+                               subset=subset_folder(root))
+    optical_flow(flow, where, workers=workers)
+    return extracted
+
+
+def train_variant(variant: str, model_name: str, train: dict, frames: dict, evaluate: dict, root: str | Path,
+                  seed: int = 0, device: str = "cpu") -> Result:
+    """Stages 04-07 for one model of one variant (learning curves in the result, not DVCLive)."""
+    return run_experiment(model_name, train, frames, evaluate, root=variant_root(root, variant), seed=seed,
+                          device=device, data_info={"source": "faces", "variant": variant}, live=False)
+
+
+def comparison(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> pd.DataFrame:
+    """One row per model: ``metric`` with its 95 % interval for each variant, and face minus full.
+
+    ``metrics``: ``{variant: {model: metrics JSON}}``.
+    """
+    rows = {}
+    for variant, by_model in metrics.items():
+        table = metrics_table(by_model)
+        for model, row in table.iterrows():
+            rows.setdefault(model, {"table": row["table"]})
+            rows[model][variant] = row[metric]
+            rows[model][f"{variant}_low"] = row[f"{metric}_low"]
+            rows[model][f"{variant}_high"] = row[f"{metric}_high"]
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if {"full", "face"} <= set(metrics):
+        out["face_minus_full"] = out["face"] - out["full"]
+    return out
+
+
+def write_comparison(path: str | Path, table: pd.DataFrame, metric: str = "roc_auc") -> Path:
+    """``metrics/faces.json`` for ``dvc metrics show``: the metric per model and variant."""
+    values = {model: {k: float(row[k]) for k in (*VARIANTS, "face_minus_full") if k in row and pd.notna(row[k])}
+              for model, row in table.iterrows()}
+    write_json_atomic(Path(path), {"metric": metric, "models": values})
+    return Path(path)

