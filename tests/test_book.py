@@ -28,7 +28,8 @@ ROOT = "build/smoke"
 RUNS = [("01_download_subset", {}, None), ("02_extract_frames", {}, None), ("03_optical_flow", {}, None)] + [
     (nb, {"model_name": model}, f"{nb}__{model}") for nb, model in (
         ("04_baseline", "baseline"), ("05_two_stream", "two_stream_frame"), ("05_two_stream", "two_stream_video"),
-        ("06_cnn_rnn", "cnn_rnn"), ("07_3d_cnn", "cnn3d"))] + [("08_compare_models", {}, None), ("09_real_faces", {}, None)]
+        ("06_cnn_rnn", "cnn_rnn"), ("07_3d_cnn", "cnn3d"))] + [
+    ("08_compare_models", {}, None), ("09_real_faces", {}, None)]
 
 
 @pytest.fixture(scope="module")
