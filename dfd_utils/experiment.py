@@ -147,7 +147,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
         "threshold": t, "rule": "share" if model.level == "frame" else "prob",
-        "level": model.level, "input": {k: frames[k] for k in ("num_frames", "height", "width", "size_3d")},
+        "level": model.level, "input": {**{k: frames[k] for k in ("num_frames", "height", "width", "size_3d")},
+                  "crop": frames.get("crop", "full"), "crop_margin": frames.get("crop_margin", 0.3)},
         "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dfd_utils.faces import crop, crop_box, track_clip
+from dfd_utils.faces import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.io import process_pool, progress, read_json, write_json_atomic
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import NUM_FRAMES, VideoError, probe, read_sampled_frames, resize
@@ -64,22 +64,35 @@ def imread_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def model_view(frames: np.ndarray, height: int, width: int, face: FaceTrack | None = None, margin: float = 0.3
+               ) -> np.ndarray:
+    """What a model sees of sampled frames ``(T, H, W, 3)``: each resized to ``(T, height, width, 3)``.
+
+    With a tracked ``face``, each frame is first cropped around that frame's face box
+    (``margin`` face heights above and below, the output's aspect ratio). Training
+    (stage 02) and ``dfd predict`` both go through here, so they cannot disagree.
+    """
+    out = np.empty((len(frames), height, width, 3), np.uint8)
+    for t, frame in enumerate(frames):
+        if face is not None and not face.fallback:
+            frame = crop(frame, crop_box(face.boxes[t], height, width, margin))
+        out[t] = resize(frame, height, width)
+    return out
+
+
 def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
     """Sample, resize and write one video's frames into ``out_dir`` atomically."""
     info = probe(path)
     if not info.is_landscape:
         raise VideoError(path, f"portrait video ({info.width}x{info.height}); the study uses horizontal clips")
-    frames, indices, decoded = read_sampled_frames(path, cfg.num_frames)  # (16, H, W, 3)
+    frames, indices, decoded = read_sampled_frames(path, cfg.num_frames, info=info)  # (16, H, W, 3)
     face = track_clip(frames) if cfg.crop == "face" else None
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "3d").mkdir(parents=True)
-    for position, frame in enumerate(frames):
-        for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
-            view = frame
-            if face is not None and not face.fallback:
-                view = crop(frame, crop_box(face.boxes[position], h, w, cfg.crop_margin))
-            _imwrite(folder / frame_name(position), resize(view, h, w), cfg.jpeg_quality)
+    for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
+        for position, frame in enumerate(model_view(frames, h, w, face, cfg.crop_margin)):
+            _imwrite(folder / frame_name(position), frame, cfg.jpeg_quality)
     meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
             "header_frames": info.header_frames}
     if face is not None:

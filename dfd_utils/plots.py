@@ -117,7 +117,9 @@ def heatmap_strip(frames: np.ndarray, cams: np.ndarray, flows: np.ndarray | None
     """Frames with their Grad-CAM overlaid, and the matching flow fields beneath (the paper's Figure 3)."""
     rows = 2 if flows is None else 3
     fig, axes = plt.subplots(rows, len(positions), figsize=(2.4 * len(positions), 1.6 * rows + 0.4), squeeze=False)
-    scale = float(np.abs(flows.astype(np.float32)).max()) or 1.0 if flows is not None else 1.0
+    scale = 1.0  # one colour scale for the whole strip, so motion is comparable across frames
+    if flows is not None:
+        scale = float(np.abs(flows.astype(np.float32)).max()) or 1.0
     for c, t in enumerate(positions):
         axes[0, c].imshow(frames[t])
         axes[0, c].set_title(f"frame {t}", fontsize=8)
@@ -127,7 +129,6 @@ def heatmap_strip(frames: np.ndarray, cams: np.ndarray, flows: np.ndarray | None
             axes[2, c].imshow(flow_to_color(flows[t], scale))
     for ax in axes.flat:
         ax.axis("off")
-    axes[0, 0].set_title(f"frame {positions[0]}", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -1,8 +1,9 @@
 """Score any video with a trained detector: the engine behind ``dfd predict``.
 
-A checkpoint carries everything needed (model, input size, the threshold chosen on
-validation, the decision rule), so a video is read, sampled and resized exactly as
-the training data was, whatever its resolution or orientation.
+A checkpoint carries everything needed (model, input size, face crop or full frame,
+the threshold chosen on validation, the decision rule), so a video is read, sampled,
+cropped and resized exactly as the training data was, whatever its resolution or
+orientation.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfd_utils.faces import track_clip
 from dfd_utils.flow import video_flow
+from dfd_utils.frames import model_view
 from dfd_utils.models import Detector, load_checkpoint
 from dfd_utils.sources.metadata import VIDEO_SUFFIXES
-from dfd_utils.video import VideoError, read_sampled_frames, resize
+from dfd_utils.video import VideoError, read_sampled_frames
 
 
 @dataclass
@@ -47,11 +50,15 @@ class Predictor:
         self.input = self.payload.get("input", {"num_frames": 16, "height": 108, "width": 192, "size_3d": 224})
         self.threshold = float(threshold if threshold is not None else self.payload.get("threshold", 0.5))
 
-    def _inputs(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB frames (T, H, W, 3) -> the model's tensors, resized as in training."""
+    def _inputs(self, frames: np.ndarray, warnings: list[str] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB frames (T, H, W, 3) -> the model's tensors, cropped and resized as in training."""
         h, w, s = self.input["height"], self.input["width"], self.input.get("size_3d", 224)
         size = (s, s) if self.model.three_d else (h, w)
-        small = np.stack([resize(f, *size) for f in frames])  # (T, h, w, 3)
+        face = track_clip(frames) if self.input.get("crop", "full") == "face" else None
+        if face is not None and face.fallback and warnings is not None:
+            warnings.append("no face found: the model trained on face crops sees the full frame")
+        small = model_view(frames, *size, face, self.input.get("crop_margin", 0.3))  # (T, h, w, 3)
         x = torch.from_numpy(small).permute(0, 3, 1, 2).contiguous()  # (T, 3, h, w) uint8
         flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
         return x, flows
@@ -71,7 +78,7 @@ class Predictor:
             result.warnings.append(f"only {decoded} frames: frames repeated to make {self.input['num_frames']}")
         if frames.shape[1] > frames.shape[2]:
             result.warnings.append("portrait video: resized to the landscape training size")
-        x, flows = self._inputs(frames)
+        x, flows = self._inputs(frames, result.warnings)
         if self.model.level == "frame":
             probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
             result.frame_probs = [round(float(p), 4) for p in probs]

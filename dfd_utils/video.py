@@ -116,7 +116,8 @@ def _grab_at(path, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
 
 
 def read_sampled_frames(
-    path: str | os.PathLike, num_samples: int = NUM_FRAMES, allow_short: bool = False
+    path: str | os.PathLike, num_samples: int = NUM_FRAMES, allow_short: bool = False,
+    info: VideoInfo | None = None,
 ) -> tuple[np.ndarray, list[int], int]:
     """Decode a video once and return ``num_samples`` equally spaced frames.
 
@@ -126,8 +127,9 @@ def read_sampled_frames(
     decoding finds a different count, a second pass takes the right ones.
     ``allow_short``: a video with fewer frames repeats them (index ``floor(i n / k)``),
     for scoring any clip; the dataset stages refuse short videos instead.
+    ``info``: the caller's ``probe(path)``, to open the file once less.
     """
-    header = probe(path).header_frames
+    header = (info or probe(path)).header_frames
     guess = sample_indices(header, num_samples) if header >= num_samples else []
     frames, decoded = _grab_at(path, set(guess))
     if decoded == 0:

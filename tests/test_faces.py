@@ -201,3 +201,36 @@ def test_faces_source_end_to_end(tmp_path):
     skipped = json.loads((tmp_path / "subset" / "faces_skipped.json").read_text())
     assert not set(skipped) & set(metadata) and all("shows no face" in reason for reason in skipped.values())
     assert Path(tmp_path / "subset" / "faces_config.json").is_file()
+
+
+def test_predict_crops_the_face_as_training_did(face, tmp_path):
+    """A checkpoint trained on face crops is fed face crops by `dfd predict`: the same pixels stage 02 writes."""
+    import torch
+
+    from dfd_utils.models import build_model, save_checkpoint
+    from dfd_utils.predict import Predictor
+
+    frames = clip(face, [[(40 + 8 * t, 30)] for t in range(T)])
+    video = tmp_path / "walk.mp4"
+    write_video(video, frames, 10.0)
+    cfg = FrameConfig(height=64, width=64, size_3d=32, crop="face", jpeg_quality=100)
+    extract_video(video, tmp_path / "frames" / "walk", cfg)
+    trained_on = load_video_frames(tmp_path / "frames", "walk.mp4").astype(int)  # (16, 64, 64, 3)
+    torch.manual_seed(0)
+    model = build_model("baseline", backbone="resnet18", hidden=8)
+    save_checkpoint(tmp_path / "m.pt", model, "baseline", {"backbone": "resnet18", "hidden": 8}, extra={
+        "threshold": 0.5, "rule": "share", "input": {"num_frames": 16, "height": 64, "width": 64, "size_3d": 32,
+                                                     "crop": "face", "crop_margin": 0.3}})
+    predictor = Predictor(tmp_path / "m.pt")
+    from dfd_utils.video import read_sampled_frames
+
+    x, _ = predictor._inputs(read_sampled_frames(video)[0], warnings := [])
+    seen = x.permute(0, 2, 3, 1).numpy().astype(int)
+    assert not warnings
+    assert np.abs(seen - trained_on).mean() < 2  # equal up to JPEG rounding
+    result = predictor.predict(video)
+    assert result.ok and len(result.frame_probs) == 16
+    full = Predictor.__new__(Predictor)
+    full.model, full.input = predictor.model, {**predictor.input, "crop": "full"}
+    x_full, _ = full._inputs(read_sampled_frames(video)[0])
+    assert np.abs(x_full.permute(0, 2, 3, 1).numpy().astype(int) - trained_on).mean() > 10  # crops differ
