@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -29,6 +30,15 @@ def read_json(path: str | os.PathLike):
         raise FileNotFoundError(f"{path}: file does not exist") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The file's SHA-256, read in 1 MiB blocks (videos do not fit comfortably in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def progress(iterable, **kwargs):

@@ -15,7 +15,6 @@ the subset and their SHA-256 recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.io import read_json, sha256, write_json_atomic
 from dfd_utils.sources.metadata import LABELS, Skip
 from dfd_utils.video import VideoError, probe
 
@@ -138,13 +137,6 @@ def _materialise(c: Candidate, out_dir: Path) -> Path:
     tmp.replace(dest)
     return dest
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def select_subset(root: str | Path, out_dir: str | Path, num_videos: int = 825, fake_share: float = 0.6,

@@ -25,7 +25,6 @@ another moment (another recording where there is one).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -41,7 +40,7 @@ import cv2
 import numpy as np
 
 from dfd_utils.faces import FaceTrack, track_clip
-from dfd_utils.io import progress, read_json, write_json_atomic
+from dfd_utils.io import progress, read_json, sha256, write_json_atomic
 from dfd_utils.sources.blend import Artifacts, make_fake
 from dfd_utils.video import probe, write_video
 
@@ -114,13 +113,6 @@ def default_cache() -> Path:
     """``$DFD_CACHE/faces`` or ``~/.cache/dfd/faces``: downloads live outside the repository."""
     return Path(os.environ.get("DFD_CACHE", Path.home() / ".cache" / "dfd")) / "faces"
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _run(command: list[str], what: str, cwd: Path) -> None:
