@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import platform
 import random
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -62,16 +63,31 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _x86_flags() -> set[str]:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
+
+
 @cache
 def cpu_has_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively on this CPU (AVX-512 or AMX).
+    """Whether this CPU runs bf16 natively (x86: AVX512-BF16 or AMX; as oneDNN allows).
 
-    Without it, bf16 convolutions fall back to reference kernels many times slower
-    than fp32 and the LSTM primitive cannot be built at all: bf16 is then a trap,
-    not a speed-up. ``ONEDNN_MAX_CPU_ISA=AVX2`` makes a capable CPU answer False.
+    Without native units, bf16 is a trap rather than a speed-up: oneDNN emulates it
+    (AVX-512 without BF16) or falls back to reference kernels many times slower than
+    fp32 (AVX2), and on AVX2 the bf16 LSTM primitive cannot be built at all.
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` makes a capable CPU answer False (the tests use it).
     """
     is_supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(is_supported()) if is_supported is not None else False
+    if is_supported is None or not is_supported():
+        return False
+    if platform.machine().lower() in ("x86_64", "amd64", "i686"):
+        flags = _x86_flags()
+        return not flags or bool(flags & {"avx512_bf16", "amx_bf16"})
+    return True
 
 
 def autocast(device: torch.device, precision: str):

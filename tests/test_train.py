@@ -133,3 +133,22 @@ def test_bf16_without_native_support_runs_in_fp32():
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "no native bf16" in done.stderr
+
+
+def test_avx512_without_bf16_units_is_not_native_bf16(monkeypatch):
+    """AVX-512 without AVX512-BF16/AMX (many Xeons) only emulates bf16: train in fp32 there."""
+    import platform
+
+    from dfd_utils import train
+
+    if platform.machine().lower() not in ("x86_64", "amd64") or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("needs an x86 CPU on which oneDNN allows bf16")
+    train.cpu_has_bf16.cache_clear()
+    monkeypatch.setattr(train, "_x86_flags", lambda: {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"})
+    try:
+        assert not train.cpu_has_bf16()
+        monkeypatch.setattr(train, "_x86_flags", lambda: {"avx512f", "avx512_bf16"})
+        train.cpu_has_bf16.cache_clear()
+        assert train.cpu_has_bf16()
+    finally:
+        train.cpu_has_bf16.cache_clear()
