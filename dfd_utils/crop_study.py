@@ -93,3 +93,22 @@ def write_comparison(path: str | Path, table: pd.DataFrame, metric: str = "roc_a
               for model, row in table.iterrows()}
     write_json_atomic(Path(path), {"metric": metric, "models": values})
     return Path(path)
+
+
+def rule_table(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> pd.DataFrame:
+    """Per-frame models: ``metric`` of each frame-to-video rule, one row per model, one column per variant and rule.
+
+    The paper's rule (the share of frames over 0.5) is a step function of the frame
+    scores: when a model's frame probabilities all sit on one side of 0.5, every video
+    gets the same share and the AUC is 0.5 whatever the ranking. The mean rule keeps
+    the ranking; the table shows both.
+    """
+    rows: dict[str, dict] = {}
+    for variant, by_model in metrics.items():
+        for model, m in by_model.items():
+            for rule, values in m.get("rules", {}).items():
+                rows.setdefault(model, {})[(variant, rule)] = values[metric]
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if not table.empty:
+        table.columns = pd.MultiIndex.from_tuples(table.columns, names=["input", "rule"])
+    return table

@@ -234,3 +234,30 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
     full.model, full.input = predictor.model, {**predictor.input, "crop": "full"}
     x_full, _ = full._inputs(read_sampled_frames(video)[0])
     assert np.abs(x_full.permute(0, 2, 3, 1).numpy().astype(int) - trained_on).mean() > 10  # crops differ
+
+
+def test_comparison_and_rule_tables_read_the_metrics():
+    from dfd_utils import crop_study
+
+    def metrics(auc, rules=None):
+        m = {"table": "Table 2", "threshold": 0.5, "test_videos": 10,
+             "video": {k: 0.5 for k in ("accuracy", "precision", "recall", "f1", "balanced_accuracy", "log_loss")},
+             "video_ci": {"roc_auc": [auc - 0.1, auc + 0.05]}}
+        m["video"]["roc_auc"] = auc
+        if rules:
+            m["rules"] = {r: {"roc_auc": v} for r, v in rules.items()}
+        return m
+
+    by_variant = {"full": {"baseline": metrics(0.5, {"share": 0.5, "mean": 0.7}), "cnn3d": metrics(0.6)},
+                  "face": {"baseline": metrics(0.75, {"share": 0.75, "mean": 0.8}), "cnn3d": metrics(0.55)}}
+    table = crop_study.comparison(by_variant)
+    assert table.loc["baseline", "face_minus_full"] == pytest.approx(0.25)
+    assert table.loc["cnn3d", "face_minus_full"] == pytest.approx(-0.05)
+    assert table.loc["baseline", "full_low"] == pytest.approx(0.4)
+    assert table.loc["cnn3d", "face_high"] == pytest.approx(0.6)
+    rules = crop_study.rule_table(by_variant)
+    assert list(rules.index) == ["baseline"]  # whole-video models have no frame rules
+    assert rules.loc["baseline", ("full", "mean")] == 0.7 and rules.loc["baseline", ("face", "share")] == 0.75
+    assert crop_study.variant_frames({"height": 108, "width": 192, "crop": "full"}, "face",
+                                     {"face": {"height": 112, "width": 112}}) == {
+        "height": 112, "width": 112, "crop": "face"}
