@@ -261,3 +261,17 @@ def test_comparison_and_rule_tables_read_the_metrics():
     assert crop_study.variant_frames({"height": 108, "width": 192, "crop": "full"}, "face",
                                      {"face": {"height": 112, "width": 112}}) == {
         "height": 112, "width": 112, "crop": "face"}
+
+
+def test_overlays_take_another_person_when_the_split_holds_two(monkeypatch):
+    """With carphone moved into train beside franck, train's overlays swap the two people's faces."""
+    from dataclasses import replace
+
+    clips = tuple(replace(c, split="train") if c.identity == "carphone" else c for c in faces.CLIPS)
+    monkeypatch.setattr(faces, "CLIPS", clips)
+    identity_of = {c.file: c.identity for c in clips}
+    plans = faces.plan_dataset(faces.FacesConfig(num_videos=120, self_blended_share=0.0), LENGTHS)
+    train_overlays = [p for p in plans if p.split == "train" and p.fake_type == "overlay"]
+    assert train_overlays and all(identity_of[p.donor.file] != p.identity for p in train_overlays)
+    test_overlays = [p for p in plans if p.split == "test" and p.fake_type == "overlay"]
+    assert all(identity_of[p.donor.file] == p.identity and p.donor.file != p.window.file for p in test_overlays)
