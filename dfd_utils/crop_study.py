@@ -6,12 +6,13 @@ square by default, the DFDC winners' input). Each variant is a complete study ro
 (frames, flow, models, predictions, metrics), so every result is a file a reader
 can open, and an interrupted run resumes where it stopped.
 
-Layout under ``<root>/artifacts/faces/``::
+Layout under ``<root>/artifacts/``::
 
-    full/artifacts/subset/           the faces set (shared by both variants)
-    full/artifacts/{frames,flow,...} full-frame inputs and results
-    face/artifacts/{frames,flow,...} face-crop inputs and results
-    {full,face}/metrics/<model>.json
+    faces/full/artifacts/subset/           the faces set (shared by both variants)
+    faces/full/artifacts/{frames,flow,...} full-frame inputs and results
+    faces/face/artifacts/{frames,flow,...} face-crop inputs and results
+    faces/{full,face}/metrics/<model>.json
+    faces_runs/{full,face}/<model>/        resumable training state (kept out of the cached results)
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def variant_root(root: str | Path, variant: str) -> Path:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     return Paths.at(root).artifacts / "faces" / variant
+
+
+def runs_folder(root: str | Path, variant: str) -> Path:
+    return Paths.at(root).artifacts / "faces_runs" / variant
 
 
 def subset_folder(root: str | Path) -> Path:
@@ -65,7 +70,8 @@ def train_variant(variant: str, model_name: str, train: dict, frames: dict, eval
                   seed: int = 0, device: str = "cpu") -> Result:
     """Stages 04-07 for one model of one variant (learning curves in the result, not DVCLive)."""
     return run_experiment(model_name, train, frames, evaluate, root=variant_root(root, variant), seed=seed,
-                          device=device, data_info={"source": "faces", "variant": variant}, live=False)
+                          device=device, data_info={"source": "faces", "variant": variant}, live=False,
+                          runs=runs_folder(root, variant))
 
 
 def comparison(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> pd.DataFrame:

@@ -83,9 +83,16 @@ def _video_table(model: Detector, data: SplitData, probs: np.ndarray, split: str
 
 
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
-                   device: str = "cpu", data_info: dict | None = None, live: bool = True) -> Result:
-    """Train ``name`` on the train split, choose thresholds on val, report on test."""
+                   device: str = "cpu", data_info: dict | None = None, live: bool = True,
+                   runs: str | Path | None = None) -> Result:
+    """Train ``name`` on the train split, choose thresholds on val, report on test.
+
+    ``runs``: where the resumable training state goes (default ``root``'s
+    ``artifacts/runs``); a caller whose results are a cached DVC output keeps it
+    elsewhere, since optimiser states are large and worth nothing once training ends.
+    """
     paths = Paths.at(root)
+    run_dir = Path(runs if runs is not None else paths.runs) / name
     cfg = train_config(train, seed, device)
     mcfg = model_config(name, train, frames)
     torch.manual_seed(seed)
@@ -95,10 +102,10 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     if live:
         from dvclive import Live
 
-        resuming = (paths.runs / name / "last.pt").is_file()  # keep the curves of the epochs already run
+        resuming = (run_dir / "last.pt").is_file()  # keep the curves of the epochs already run
         logger = Live(str(paths.dvclive / name), resume=resuming, save_dvc_exp=False, dvcyaml=None, report=None)
     try:
-        fitted = fit(model, data["train"], data["val"], cfg, paths.runs / name, live=logger)
+        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=logger)
     finally:
         if logger is not None:
             logger.end()
