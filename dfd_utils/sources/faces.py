@@ -227,18 +227,18 @@ def plan_dataset(cfg: FacesConfig, lengths: dict[str, int]) -> list[Plan]:
         raise ValueError(f"fake_share must be in [0, 1), got {cfg.fake_share}")
     rng = np.random.default_rng(cfg.seed)
     n = cfg.num_frames
-    identities = sorted({c.identity for c in CLIPS}, key=lambda i: [c.identity for c in CLIPS].index(i))
+    identities = list(dict.fromkeys(c.identity for c in CLIPS))  # in CLIPS order
     files = {i: [c.file for c in CLIPS if c.identity == i] for i in identities}
     split_of = {c.identity: c.split for c in CLIPS}
-    seconds = {i: sum(max(lengths[f] - n, 0) + n for f in files[i]) for i in identities}
+    recorded = {i: sum(max(lengths[f], n) for f in files[i]) for i in identities}  # output frames per person
     num_real = max(int(round(cfg.num_videos * (1 - cfg.fake_share))), len(identities))
     # Reals per identity: a floor for the short ones, the rest in proportion to recorded time.
     counts = {i: cfg.min_clips_per_identity for i in identities}
     rest = num_real - sum(counts.values())
-    total = sum(seconds.values())
+    total = sum(recorded.values())
     for i in identities:
-        counts[i] += int(rest * seconds[i] / total)
-    counts[max(identities, key=seconds.get)] += num_real - sum(counts.values())
+        counts[i] += int(rest * recorded[i] / total)
+    counts[max(identities, key=recorded.get)] += num_real - sum(counts.values())
     reals: list[Plan] = []
     for i in identities:
         windows = []
