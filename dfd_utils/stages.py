@@ -38,6 +38,21 @@ def _config(cls, values: dict, where: str):
     return cls(**values)
 
 
+def _generator_config(cls, data: dict, key: str, seed: int, folder: Path):
+    """A generating source's config from ``data[key]``; a folder made with other settings is started over.
+
+    The source writes ``<key>_config.json`` beside its videos; resuming into a folder
+    of another configuration would mix two sets.
+    """
+    cfg = _config(cls, {**data.get(key, {}), "num_videos": data["num_videos"], "fake_share": data["fake_share"],
+                        "seed": seed}, f"params data.{key}")
+    stamp = folder / f"{key}_config.json"
+    if stamp.is_file() and read_json(stamp) != asdict(cfg):
+        log.warning("%s was made with other settings: starting over", folder)
+        shutil.rmtree(folder)
+    return cfg
+
+
 def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int = 0) -> dict:
     """Stage 01: the DFDC-format subset (mp4 + metadata.json) from the chosen source."""
     paths = Paths.at(root)
@@ -45,21 +60,10 @@ def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int 
     if source not in SOURCES:
         raise ValueError(f"params data.source: unknown source {source!r}; expected one of {SOURCES}")
     if source == "synthetic":
-        cfg = _config(SyntheticConfig, {**data.get("synthetic", {}), "num_videos": data["num_videos"],
-                                        "fake_share": data["fake_share"], "seed": seed}, "params data.synthetic")
-        stamp = paths.subset / "synthetic_config.json"
-        if stamp.is_file() and read_json(stamp) != asdict(cfg):
-            log.warning("%s was generated with other settings: starting over", paths.subset)
-            shutil.rmtree(paths.subset)
+        cfg = _generator_config(SyntheticConfig, data, "synthetic", seed, paths.subset)
         return generate(cfg, paths.subset, workers=_workers(workers))
     if source == "faces":
-        cfg = _config(faces.FacesConfig, {**data.get("faces", {}), "num_videos": data["num_videos"],
-                                          "fake_share": data["fake_share"], "seed": seed}, "params data.faces")
-        stamp = paths.subset / "faces_config.json"
-        if stamp.is_file() and read_json(stamp) != asdict(cfg):
-            log.warning("%s was made with other settings: starting over", paths.subset)
-            shutil.rmtree(paths.subset)
-        return faces.generate(cfg, paths.subset)
+        return faces.generate(_generator_config(faces.FacesConfig, data, "faces", seed, paths.subset), paths.subset)
     folder = Path(data.get("dfdc_path") or paths.external / "dfdc")
     folder = folder if folder.is_absolute() else project_root() / folder
     if source == "kaggle":

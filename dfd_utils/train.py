@@ -100,7 +100,7 @@ def autocast(device: torch.device, precision: str):
         return nullcontext()
     if precision == "bf16":
         if device.type == "cpu" and not cpu_has_bf16():
-            _warn_once("this CPU has no native bf16 (oneDNN reports none): running in fp32")
+            _warn_once("this CPU has no native bf16 units (AVX512-BF16 or AMX): running in fp32")
             return nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
     if precision == "fp16":

@@ -163,7 +163,7 @@ def test_split_videos_keeps_a_source_split_and_refuses_a_partial_one(tmp_path):
         split_videos(records)
 
 
-def test_a_damaged_cached_clip_is_named_with_its_checksum(tmp_path, monkeypatch):
+def test_a_damaged_cached_clip_is_named_with_its_checksum(tmp_path):
     for c in faces.CLIPS:
         (tmp_path / c.file).write_bytes(b"not the pinned video")
     with pytest.raises(ValueError, match=r"franck\.mp4: SHA-256 .* is not the pinned 253751d5549e"):
@@ -224,7 +224,8 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
     predictor = Predictor(tmp_path / "m.pt")
     from dfd_utils.video import read_sampled_frames
 
-    x, _ = predictor._inputs(read_sampled_frames(video)[0], warnings := [])
+    warnings: list[str] = []
+    x, _ = predictor._inputs(read_sampled_frames(video)[0], warnings)
     seen = x.permute(0, 2, 3, 1).numpy().astype(int)
     assert not warnings
     assert np.abs(seen - trained_on).mean() < 2  # equal up to JPEG rounding
