@@ -19,15 +19,29 @@ from dfd_utils.models import MODELS
 from dfd_utils.paths import Paths
 
 
+def best_by_validation(paths: Paths) -> str:
+    """The model of the last ``dvc repro`` with the best *validation* video ROC AUC (never the test score).
+
+    Choosing the default by test AUC would let the test split pick the model, and its
+    test numbers would stop being an honest estimate.
+    """
+    found = {}
+    for name in MODELS:
+        path = paths.metrics / f"{name}.json"
+        if path.is_file():
+            auc = read_json(path).get("val_video", {}).get("roc_auc")
+            found[name] = auc if isinstance(auc, (int, float)) and auc == auc else float("-inf")
+    if not found:
+        raise FileNotFoundError(f"{paths.metrics}: no trained models yet; run `make repro` or pass --checkpoint")
+    order = list(MODELS)
+    return max(found, key=lambda name: (found[name], -order.index(name)))  # ties: the simpler model (paper order)
+
+
 def default_checkpoint(model: str | None, root: str | Path = ".") -> Path:
-    """The given model's checkpoint, or the best model (video ROC AUC) of the last ``dvc repro``."""
+    """The given model's checkpoint, or the model of the last ``dvc repro`` best on *validation*."""
     paths = Paths.at(root)
     if model is None:
-        summary = paths.metrics / "summary.json"
-        if not summary.is_file():
-            raise FileNotFoundError(f"{summary}: no trained models yet; run `make repro` or pass --checkpoint")
-        scores = read_json(summary)
-        model = max(scores, key=lambda name: scores[name].get("roc_auc", float("-inf")))
+        model = best_by_validation(paths)
     path = paths.models / f"{model}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint for {model}; run `make repro` or pass --checkpoint")

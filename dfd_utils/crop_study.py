@@ -67,11 +67,14 @@ def prepare_variant(variant: str, frames: dict, flow: dict, root: str | Path, se
 
 
 def train_variant(variant: str, model_name: str, train: dict, frames: dict, evaluate: dict, root: str | Path,
-                  seed: int = 0, device: str = "cpu") -> Result:
-    """Stages 04-07 for one model of one variant (learning curves in the result, not DVCLive)."""
+                  seed: int = 0, device: str = "cpu", models: dict | None = None) -> Result:
+    """Stages 04-07 for one model of one variant (learning curves in the result, not DVCLive).
+
+    ``models``: per-model overrides of ``train`` (``params.yaml`` › ``models``).
+    """
     return run_experiment(model_name, train, frames, evaluate, root=variant_root(root, variant), seed=seed,
                           device=device, data_info={"source": "faces", "variant": variant}, live=False,
-                          runs=runs_folder(root, variant))
+                          runs=runs_folder(root, variant), models=models)
 
 
 def comparison(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> pd.DataFrame:

@@ -12,31 +12,30 @@ Writes, for model ``name``:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from dfd_utils.config import build, merged_train, train_settings
 from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.evaluate import (
-    THRESHOLD_GRID,
     aggregate_frames,
     binary_metrics,
     bootstrap_ci,
     choose_threshold,
     confusion,
 )
+from dfd_utils.frames import FrameConfig
 from dfd_utils.io import write_json_atomic
 from dfd_utils.models import Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
-from dfd_utils.train import TrainConfig, fit, predict
+from dfd_utils.settings import EvaluateConfig, ModelSettings
+from dfd_utils.train import fit, predict
 
 log = logging.getLogger(__name__)
-
-MODEL_KEYS = ("backbone", "weights", "weights_fallback", "hidden", "dropout")
-
 
 @dataclass
 class Result:
@@ -49,19 +48,24 @@ class Result:
     data: dict[str, SplitData]
 
 
-def model_config(name: str, train: dict, frames: dict) -> dict:
-    cfg = {k: train[k] for k in MODEL_KEYS if k in train}
+def model_config(name: str, settings: ModelSettings, frames: FrameConfig) -> dict:
+    """The keyword arguments that build model ``name``: the shared settings and the input size it needs."""
+    cfg = asdict(settings)
     if name in ("two_stream_frame", "two_stream_video"):
-        cfg.update(height=frames["height"], width=frames["width"])
+        cfg.update(height=frames.height, width=frames.width)
     if name == "two_stream_video":
-        cfg["num_frames"] = frames["num_frames"]
+        cfg["num_frames"] = frames.num_frames
     return cfg
 
 
-def train_config(train: dict, seed: int, device: str) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    values = {k: v for k, v in train.items() if k in known}
-    return TrainConfig(**{**values, "seed": seed, "device": device})
+def videos_used(data: dict[str, SplitData], data_info: dict | None) -> dict:
+    """How many videos the run really used, per split, beside the number asked for (a shortfall shows here)."""
+    per_split = {split: len(d.videos) for split, d in data.items()}
+    used = {"num_videos_used": sum(per_split.values()), "videos_per_split": per_split}
+    asked = (data_info or {}).get("num_videos")
+    if asked is not None:
+        used["num_videos_requested"] = int(asked)
+    return used
 
 
 def _load(paths: Paths, model: Detector, split: str, limit: int | None = None) -> SplitData:
@@ -84,34 +88,37 @@ def _video_table(model: Detector, data: SplitData, probs: np.ndarray, split: str
 
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
-                   runs: str | Path | None = None) -> Result:
+                   runs: str | Path | None = None, models: dict | None = None) -> Result:
     """Train ``name`` on the train split, choose thresholds on val, report on test.
 
-    ``runs``: where the resumable training state goes (default ``root``'s
-    ``artifacts/runs``); a caller whose results are a cached DVC output keeps it
-    elsewhere, since optimiser states are large and worth nothing once training ends.
+    ``train``, ``frames``, ``evaluate``: sections of ``params.yaml`` (checked: an
+    unknown key stops here, naming it); ``models``: the per-model overrides, merged
+    over ``train`` for ``name``. ``runs``: where the resumable training state goes
+    (default ``root``'s ``artifacts/runs``); a caller whose results are a cached DVC
+    output keeps it elsewhere, since optimiser states are large and worth nothing
+    once training ends.
     """
     paths = Paths.at(root)
     run_dir = Path(runs if runs is not None else paths.runs) / name
-    cfg = train_config(train, seed, device)
-    mcfg = model_config(name, train, frames)
+    where = f"train + models.{name}" if (models or {}).get(name) else "train"
+    cfg, settings = train_settings(merged_train(train, models, name), where, seed, device)
+    frame_cfg = build(FrameConfig, frames, "frames")
+    eval_cfg = build(EvaluateConfig, evaluate, "evaluate")
+    mcfg = model_config(name, settings, frame_cfg)
     torch.manual_seed(seed)
     model = build_model(name, **mcfg)
     data = {s: _load(paths, model, s) for s in ("train", "val", "test")}
-    logger = None
-    if live:
+
+    def make_live(resume: bool):
         from dvclive import Live
 
-        resuming = (run_dir / "last.pt").is_file()  # keep the curves of the epochs already run
-        logger = Live(str(paths.dvclive / name), resume=resuming, save_dvc_exp=False, dvcyaml=None, report=None)
-    try:
-        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=logger)
-    finally:
-        if logger is not None:
-            logger.end()
+        return Live(str(paths.dvclive / name), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None)
+
+    fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
+                 model_settings=mcfg)
     model = model.float().to(memory_format=torch.contiguous_format).cpu()
-    grid = tuple(evaluate.get("threshold_grid", THRESHOLD_GRID))
-    topk = int(evaluate.get("topk", 4))
+    grid = eval_cfg.threshold_grid
+    topk = eval_cfg.topk
     tables, frame_tables = [], []
     for split in ("val", "test"):
         probs = predict(model, data[split], 32, "cpu", "fp32")
@@ -126,7 +133,7 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     frames_df = pd.concat(frame_tables, ignore_index=True) if frame_tables else None
     val, test = videos[videos.split == "val"], videos[videos.split == "test"]
     metrics: dict = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
-                     "epochs_run": len(fitted["history"])}
+                     "epochs_run": len(fitted["history"]), **videos_used(data, data_info)}
     if model.level == "frame":
         rules = {}
         for rule in ("share", "mean", "max", "topk"):
@@ -140,8 +147,7 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         metrics["threshold"] = 0.5
     t = metrics["threshold"]
     metrics["video"] = binary_metrics(test.label, test.prob, t)
-    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t,
-                                       int(evaluate.get("bootstrap", 1000)), seed)
+    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, eval_cfg.bootstrap, seed)
     metrics["val_video"] = binary_metrics(val.label, val.prob, t)
     metrics["confusion"] = confusion(test.label, test.prob, t).tolist()
     metrics["test_videos"] = int(len(test))
@@ -153,9 +159,9 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         frames_df.to_csv(out / "frames.csv", index=False)
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
-        "threshold": t, "rule": "share" if model.level == "frame" else "prob",
-        "level": model.level, "input": {**{k: frames[k] for k in ("num_frames", "height", "width", "size_3d")},
-                  "crop": frames.get("crop", "full"), "crop_margin": frames.get("crop_margin", 0.3)},
-        "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
+        "threshold": t, "rule": "share" if model.level == "frame" else "prob", "level": model.level,
+        "input": asdict(frame_cfg),  # dfd predict rebuilds the preprocessing from this
+        "config": {"train": asdict(cfg), "model": mcfg, "frames": asdict(frame_cfg), "evaluate": asdict(eval_cfg)},
+        "made_by": fitted["made_by"], "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 

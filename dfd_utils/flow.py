@@ -6,6 +6,9 @@ with a field, so each video stores ``(16, 2, H, W)`` float16 (dx, dy in pixels).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,8 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dfd_utils.checks import check_range
 from dfd_utils.frames import load_video_frames, video_stem
-from dfd_utils.io import process_pool, progress, read_json, write_json_atomic
+from dfd_utils.io import process_pool, progress, write_json_atomic
+from dfd_utils.provenance import Redone, code_version, stamp, why_stale
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,14 @@ class FlowConfig:
     iterations: int = 3  # iterations per level
     poly_n: int = 5  # pixel neighbourhood for the polynomial expansion
     poly_sigma: float = 1.2  # Gaussian sigma for poly_n = 5
+
+    def __post_init__(self):
+        check_range("pyr_scale", self.pyr_scale, 0, 1, low_open=True, high_open=True)
+        for name in ("levels", "winsize", "iterations"):
+            check_range(name, getattr(self, name), 1, kind=int)
+        if self.poly_n not in (5, 7):
+            raise ValueError(f"poly_n must be 5 or 7 (OpenCV's choices), got {self.poly_n!r}")
+        check_range("poly_sigma", self.poly_sigma, 0, low_open=True)
 
 
 def farneback(prev_rgb: np.ndarray, next_rgb: np.ndarray, cfg: FlowConfig = FlowConfig()) -> np.ndarray:
@@ -62,33 +77,72 @@ def flow_path(root: str | Path, name: str) -> Path:
     return Path(root) / f"{video_stem(name)}.npy"
 
 
-def _flow_job(args) -> str:
+def stamp_path(root: str | Path, name: str) -> Path:
+    return Path(root) / f"{video_stem(name)}.json"
+
+
+def flow_stamp(frames_root: Path, name: str, cfg: FlowConfig) -> dict:
+    """What one video's flow is made from: its 2D frames' bytes, every Farneback setting, this code."""
+    files = sorted((frames_root / video_stem(name)).glob("[0-9][0-9].jpg"))
+    if not files:
+        raise FileNotFoundError(f"{frames_root / video_stem(name)}: no frames (run the frame extraction stage)")
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+    return stamp({"frames": digest.hexdigest()}, asdict(cfg), code_version(__name__, libraries=("opencv", "numpy")))
+
+
+def _saved_stamp(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _flow_job(args) -> tuple[str, str | None]:
+    """One video: reuse its flow if the stamp matches, else compute. -> (name, why it was redone or None)."""
     name, frames_root, flow_root, cfg = args
-    out = flow_path(flow_root, name)
-    if out.is_file():  # resumable
-        return name
+    out, record = flow_path(flow_root, name), stamp_path(flow_root, name)
+    made_by = flow_stamp(frames_root, name, cfg)
+    why = why_stale(_saved_stamp(record), made_by) if out.is_file() else "not made yet"
+    if why is None:
+        return name, None
     cv2.setNumThreads(1)
     flow = video_flow(load_video_frames(frames_root, name), cfg)
+    record.unlink(missing_ok=True)  # never a stamp beside flow it did not make
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npy")
     np.save(tmp, flow)
     tmp.replace(out)
-    return name
+    write_json_atomic(record, made_by)
+    return name, why
 
 
 def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path, cfg: FlowConfig,
                 workers: int | None = None) -> None:
-    """Flow for every video, in parallel, skipping videos already done with this config."""
-    flow_root = Path(flow_root)
-    stamp = flow_root / "flow_config.json"
-    if stamp.is_file() and read_json(stamp) != asdict(cfg):
-        for f in flow_root.glob("*.npy"):  # computed with other parameters: stale
-            f.unlink()
+    """Flow for every video, in parallel; a video's flow is reused only when its stamp matches.
+
+    Each ``<video>.npy`` has a ``<video>.json`` stamp: the SHA-256 of the frames it was
+    computed from, the Farneback settings and the code. Flow of videos no longer
+    listed is removed (only files this stage writes: ``.npy`` with their stamp).
+    """
+    frames_root, flow_root = Path(frames_root), Path(flow_root)
     flow_root.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stamp, asdict(cfg))
-    jobs = [(n, Path(frames_root), flow_root, cfg) for n in names]
+    (flow_root / "flow_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
+    keep = {video_stem(n) for n in names}
+    stale = [p for p in flow_root.glob("*.npy") if p.stem not in keep]
+    for p in stale:
+        p.unlink()
+        p.with_suffix(".json").unlink(missing_ok=True)
+    for p in flow_root.glob(".*.tmp.npy"):
+        p.unlink()
+    if stale:
+        log.warning("%s: removed the flow of %d videos no longer listed", flow_root, len(stale))
+    jobs = [(n, frames_root, flow_root, cfg) for n in names]
+    redone = Redone("flow")
     with process_pool(workers) as pool:
-        for _ in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
-            pass
+        for name, why in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
+            redone.note(name, why)
+    redone.log()
 
 
 def load_flow(root: str | Path, name: str) -> np.ndarray:

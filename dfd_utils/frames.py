@@ -1,17 +1,19 @@
 """Stage 02: 16 equally spaced frames per video, as JPEG, with labels and a manifest.
 
 Layout (one folder per video, written to a temp folder and renamed when complete,
-so a crash never leaves a half-written video and a rerun skips finished ones)::
+so a crash never leaves a half-written video; a rerun reuses a video's frames only
+when the stamp in its ``info.json`` matches what would make them now)::
 
     frames/<video stem>/00.jpg .. 15.jpg      # 108x192 (H x W), the 2D models' input
     frames/<video stem>/3d/00.jpg .. 15.jpg   # size_3d x size_3d, the 3D CNN's input
-    frames/<video stem>/info.json             # source indices, decoded count, source size, face track
+    frames/<video stem>/info.json             # source indices, decoded count, face track, stamp, digests
     frames/labels.json                        # "<stem>/00.jpg" -> 0/1, as the paper
     frames/manifest.csv                       # video, label, original, position, frame_index, split
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from dataclasses import asdict, dataclass
@@ -21,8 +23,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dfd_utils.checks import check_range
 from dfd_utils.faces import FaceTrack, crop, crop_box, track_clip
-from dfd_utils.io import process_pool, progress, read_json, write_json_atomic
+from dfd_utils.io import process_pool, progress, read_json, sha256, write_json_atomic
+from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import NUM_FRAMES, VideoError, probe, read_sampled_frames, resize
 
@@ -41,7 +45,12 @@ class FrameConfig:
 
     def __post_init__(self):
         if self.crop not in ("full", "face"):
-            raise ValueError(f"frames crop must be 'full' or 'face', got {self.crop!r}")
+            raise ValueError(f"crop must be 'full' or 'face', got {self.crop!r}")
+        check_range("num_frames", self.num_frames, 2, kind=int)  # flow needs two
+        for name in ("height", "width", "size_3d"):
+            check_range(name, getattr(self, name), 16, kind=int)  # the backbones' stride-32 trunk needs a few pixels
+        check_range("jpeg_quality", self.jpeg_quality, 1, 100, kind=int)
+        check_range("crop_margin", self.crop_margin, 0, 5)
 
 
 def frame_name(position: int) -> str:
@@ -80,8 +89,24 @@ def model_view(frames: np.ndarray, height: int, width: int, face: FaceTrack | No
     return out
 
 
-def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
-    """Sample, resize and write one video's frames into ``out_dir`` atomically."""
+def frame_stamp(source_sha256: str, cfg: FrameConfig) -> dict:
+    """What one video's frames are made from: the source video's content, every frame setting, this code."""
+    return stamp({"video": source_sha256}, asdict(cfg), code_version(__name__, libraries=("opencv", "numpy")))
+
+
+def _files_digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def extract_video(path: Path, out_dir: Path, cfg: FrameConfig, made_by: dict | None = None) -> dict:
+    """Sample, resize and write one video's frames into ``out_dir`` atomically.
+
+    ``info.json`` records the stamp ``made_by`` (what the frames were made from) and
+    the SHA-256 of the written JPEGs (``digest``), which the flow stage keys on.
+    """
     info = probe(path)
     if not info.is_landscape:
         raise VideoError(path, f"portrait video ({info.width}x{info.height}); the study uses horizontal clips")
@@ -90,11 +115,15 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "3d").mkdir(parents=True)
+    written = {}
     for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
+        files = []
         for position, frame in enumerate(model_view(frames, h, w, face, cfg.crop_margin)):
-            _imwrite(folder / frame_name(position), frame, cfg.jpeg_quality)
+            files.append(folder / frame_name(position))
+            _imwrite(files[-1], frame, cfg.jpeg_quality)
+        written["frames3d" if folder.name == "3d" else "frames"] = _files_digest(files)
     meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
-            "header_frames": info.header_frames}
+            "header_frames": info.header_frames, "digest": written, "made_by": made_by}
     if face is not None:
         meta["face"] = face.summary()
     write_json_atomic(tmp / "info.json", meta)
@@ -103,43 +132,72 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig) -> dict:
     return meta
 
 
-def _extract_job(args: tuple[VideoRecord, Path, FrameConfig]) -> tuple[str, dict | None, str | None]:
-    record, root, cfg = args
+def _read_info(out_dir: Path) -> dict | None:
+    try:
+        return read_json(out_dir / "info.json")
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict]) -> tuple[str, dict | None, str | None, str | None]:
+    """One video: its frames reused if their stamp matches ``made_by``, else extracted.
+
+    Returns ``(name, info or None, error or None, why it was redone or None)``.
+    """
+    record, root, cfg, made_by = args
     out_dir = root / video_stem(record.name)
-    if (out_dir / "info.json").is_file():  # finished in an earlier run
-        return record.name, read_json(out_dir / "info.json"), None
+    saved = _read_info(out_dir)
+    why = why_stale(saved.get("made_by"), made_by) if saved else "not made yet"
+    if why is None:
+        return record.name, saved, None, None
     cv2.setNumThreads(1)
     try:
-        return record.name, extract_video(record.path, out_dir, cfg), None
+        return record.name, extract_video(record.path, out_dir, cfg, made_by), None, why
     except (VideoError, cv2.error) as err:
-        return record.name, None, getattr(err, "reason", str(err))
+        shutil.rmtree(out_dir, ignore_errors=True)  # frames of an older version of this video are not its frames
+        return record.name, None, getattr(err, "reason", str(err)), why
 
 
-def _check_config(root: Path, cfg: FrameConfig) -> None:
-    """Frames from another configuration are stale: wipe them instead of mixing."""
-    stamp = root / "frame_config.json"
-    if stamp.is_file() and read_json(stamp) != asdict(cfg):
-        log.warning("%s was extracted with another configuration: starting over", root)
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stamp, asdict(cfg))
+def remove_stale(root: Path, keep: set[str]) -> list[str]:
+    """Remove video folders this stage wrote (they hold ``info.json``) for videos no longer in the subset."""
+    removed = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if folder.name.startswith(".") and folder.name.endswith(".tmp"):
+            shutil.rmtree(folder)
+        elif folder.name not in keep and (folder / "info.json").is_file():
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+    if removed:
+        log.warning("%s: removed the frames of %d videos no longer in the subset", root, len(removed))
+    return removed
 
 
-def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, workers: int | None = None
-                ) -> tuple[dict[str, dict], list[Skip]]:
-    """Extract every video in parallel; returns per-video info and the skips with reasons."""
+def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, workers: int | None = None,
+                checksums: dict[str, str] | None = None) -> tuple[dict[str, dict], list[Skip]]:
+    """Extract every video in parallel; returns per-video info and the skips with reasons.
+
+    A video's frames are reused only when their stamp matches: the source video's
+    SHA-256 (from ``checksums``, name -> hex, computed here where missing), every
+    frame setting and the code. Anything else is extracted again, with one line why.
+    """
     root = Path(root)
-    _check_config(root, cfg)
-    jobs = [(r, root, cfg) for r in records]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "frame_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
+    checksums = checksums or {}
+    remove_stale(root, {video_stem(r.name) for r in records})
+    jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg)) for r in records]
     done: dict[str, dict] = {}
     skips: list[Skip] = []
+    redone = Redone("frames")
     with process_pool(workers) as pool:
-        for name, meta, reason in progress(pool.map(_extract_job, jobs), total=len(jobs), desc="frames"):
+        for name, meta, reason, why in progress(pool.map(_extract_job, jobs), total=len(jobs), desc="frames"):
+            redone.note(name, why)
             if meta is None:
                 skips.append(Skip(name, reason))
                 log.warning("skipped %s: %s", name, reason)
             else:
                 done[name] = meta
+    redone.log()
     return done, skips
 
 

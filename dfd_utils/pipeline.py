@@ -35,6 +35,13 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict:
     return params
 
 
+def check_params(params: dict, where: str | os.PathLike = "params.yaml") -> None:
+    """Every key and value of ``params`` checked by the typed configuration (``dfd_utils.config``)."""
+    from dfd_utils.config import parse
+
+    parse(params, str(where))
+
+
 def notebook_path(name: str) -> Path:
     path = project_root() / "notebooks" / (name if name.endswith(".ipynb") else f"{name}.ipynb")
     if not path.is_file():
@@ -57,7 +64,9 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
     import papermill
 
     notebook = notebook_path(name)
-    values = parameters_for(notebook, load_params(params_file), root)
+    params = load_params(params_file)
+    check_params(params, params_file)  # a typo or a bad value stops every stage before any work
+    values = parameters_for(notebook, params, root)
     values.update(overrides or {})
     out = Paths.at(root).artifacts / "executed" / (f"{output_name}.ipynb" if output_name else notebook.name)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     overrides = dict(item.split("=", 1) for item in args.set)
-    run(args.notebook, args.params, args.root, overrides, args.output_name)
+    from dfd_utils.config import ConfigError
+
+    try:
+        run(args.notebook, args.params, args.root, overrides, args.output_name)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"dfd pipeline: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,13 +10,14 @@ weights as one that never stopped (tested).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
 import platform
 import random
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
@@ -29,30 +30,16 @@ from dfd_utils.datasets import SplitData, make_view
 from dfd_utils.io import progress
 from dfd_utils.losses import LossConfig, class_weights, make_loss
 from dfd_utils.models import Detector
+from dfd_utils.provenance import code_version, digest, stamp, why_stale
+from dfd_utils.settings import TrainConfig
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10  # upper bound; early stopping may end sooner
-    patience: int = 3  # epochs without a better validation score before stopping
-    lr: float = 1e-3  # the paper's Adam learning rate
-    batch_frames: int = 16  # per-frame models (the paper: 16)
-    batch_videos: int = 4  # whole-video models (the paper: 4)
-    loss: str = "auto"  # auto: bce per frame, bce_f1 per video (the paper); or bce | bce_f1
-    alpha: float = 1.0  # weight of BCE in bce_f1
-    beta: float = 1.0  # weight of (1 - soft F1) in bce_f1
-    class_weighting: bool = True  # tf.keras class_weight semantics (dfd_utils.losses)
-    precision: str = "bf16"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with loss scaling)
-    channels_last: bool = True  # NHWC convolutions: faster on CPUs with bf16 units and on GPUs
-    device: str = "cpu"  # cpu | cuda | auto
-    max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
-    seed: int = 0
-
-    def loss_config(self, level: str) -> LossConfig:
-        kind = self.loss if self.loss != "auto" else ("bce" if level == "frame" else "bce_f1")
-        return LossConfig(kind, self.alpha, self.beta)
+def loss_config(cfg: TrainConfig, level: str) -> LossConfig:
+    """``auto``: BCE for per-frame models, BCE + soft F1 for whole-video models (the paper)."""
+    kind = cfg.loss if cfg.loss != "auto" else ("bce" if level == "frame" else "bce_f1")
+    return LossConfig(kind, cfg.alpha, cfg.beta)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -154,49 +141,120 @@ def _score(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def _rng_state(generator: torch.Generator) -> dict:
-    return {"torch": torch.get_rng_state(), "loader": generator.get_state(),
-            "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG the loop draws from, as tensors and plain values (``torch.load(weights_only=True)`` reads it)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, mt, gauss_py = random.getstate()
+    state = {"torch": torch.get_rng_state(), "loader": generator.get_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+             "python": [version, torch.tensor(mt, dtype=torch.int64), gauss_py]}
+    if torch.cuda.is_available():
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
 
 
 def _set_rng_state(state: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["loader"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    """Restore :func:`_rng_state`'s states; RNG states are CPU byte tensors whatever device trains."""
+    torch.set_rng_state(state["torch"].cpu())
+    generator.set_state(state["loader"].cpu())
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, mt, gauss_py = state["python"]
+    random.setstate((version, tuple(int(x) for x in mt.tolist()), gauss_py))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def tensor_digest(*tensors: torch.Tensor | None) -> str:
+    """SHA-256 of tensors' values (shape and dtype included): what a run trains on, exactly."""
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            h.update(b"none")
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
+    return h.hexdigest()
+
+
+def split_digest(data: SplitData) -> str:
+    """The content of a split: its videos, labels, frames, flows and 3D frames."""
+    return digest([data.videos, data.families, tensor_digest(data.labels, data.frames, data.flows, data.frames3d)])
+
+
+def run_stamp(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, device: torch.device,
+              model_settings: dict | None = None) -> dict:
+    """What a training run is made from: the data it sees, its initial weights, every setting, the code.
+
+    ``epochs`` is left out on purpose: the loop is deterministic and saves all of its
+    state, so a run asked for more epochs continues and ends with the weights of a run
+    that never stopped (tested); a run that went past a smaller ``epochs`` starts over.
+    """
+    weights = tensor_digest(*(v for _, v in sorted(model.state_dict().items())))
+    settings = {**{k: v for k, v in asdict(cfg).items() if k != "epochs"}, "device": device.type,
+                "model": type(model).__name__, "model_settings": model_settings or {}}
+    code = code_version(__name__, type(model).__module__, libraries=("torch", "torchvision", "numpy"))
+    return stamp({"train": split_digest(train), "val": split_digest(val), "initial_weights": weights}, settings, code)
 
 
 def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run_dir: str | os.PathLike,
-        live=None, on_epoch_end=None) -> dict:
+        live=None, on_epoch_end=None, model_settings: dict | None = None) -> dict:
     """Train ``model`` and keep the best weights by validation ROC AUC (ties: lower loss).
 
     ``run_dir`` holds ``last.pt`` (everything needed to resume) and ``best.pt``
-    (the best weights). Calling ``fit`` again with the same ``run_dir`` resumes.
+    (the best weights). Calling ``fit`` again with the same ``run_dir`` resumes, but
+    only a run made from the same data, initial weights, settings (``model_settings``:
+    what built the model, dropout included) and code (:func:`run_stamp`); any other
+    run there is started over, with one line saying why. ``live``: a factory
+    ``live(resume: bool)`` of a DVCLive logger, told whether earlier curves continue.
     Returns the history and the best epoch; ``model`` ends with the best weights.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
+    made_by = run_stamp(model, train, val, cfg, device, model_settings)
     model = prepare(model, device, cfg.channels_last)
     weights = class_weights(train.labels) if cfg.class_weighting else None
-    loss_fn = make_loss(cfg.loss_config(model.level), weights)
+    loss_fn = make_loss(loss_config(cfg, model.level), weights)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     batch_size = cfg.batch_frames if model.level == "frame" else cfg.batch_videos
-    state = {"epoch": 0, "history": [], "best_score": (-math.inf, -math.inf), "best_epoch": -1, "stale": 0}
+    state = {"epoch": 0, "history": [], "best_score": [-math.inf, -math.inf], "best_epoch": -1, "stale": 0}
     last = run_dir / "last.pt"
-    fingerprint = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "device")}
-    if last.is_file():
-        saved = torch.load(last, map_location=device, weights_only=False)
-        if saved["config"] != fingerprint:
-            log.warning("%s was trained with another configuration: starting over", run_dir)
-        else:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            _set_rng_state(saved["rng"], generator)
-            state = saved["state"]
-            log.info("resumed %s after epoch %d", run_dir, state["epoch"])
+    saved = _load_last(last)
+    why = "not made yet" if saved is None else why_stale(saved.get("made_by"), made_by)
+    if why is None and saved["state"]["epoch"] > cfg.epochs:
+        why = f"it ran {saved['state']['epoch']} epochs, more than the {cfg.epochs} asked for"
+    if why is None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])  # moves the optimiser's state to the parameters' device
+        scaler.load_state_dict(saved["scaler"])
+        _set_rng_state(saved["rng"], generator)
+        state = saved["state"]
+        log.info("resumed %s after epoch %d", run_dir, state["epoch"])
+    elif saved is not None:
+        log.warning("%s starts over: %s", run_dir, why)
+        for old in (last, run_dir / "best.pt"):
+            old.unlink(missing_ok=True)
+    logger = live(why is None) if live is not None else None
+    try:
+        _epochs(model, train, val, cfg, run_dir, device, state, optimizer, scaler, generator, loss_fn, batch_size,
+                made_by, logger, on_epoch_end)
+    finally:
+        if logger is not None:
+            logger.end()
+    best = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
+    model.load_state_dict(best["model"])
+    return {"history": state["history"], "best_epoch": state["best_epoch"], "class_weights": weights,
+            "made_by": made_by}
+
+
+def _epochs(model, train, val, cfg, run_dir, device, state, optimizer, scaler, generator, loss_fn, batch_size,
+            made_by, live, on_epoch_end) -> None:
+    """The epochs still to run; after each, the whole state is saved to ``last.pt``."""
+    last = run_dir / "last.pt"
     val_labels = item_labels(model, val)
     while state["epoch"] < cfg.epochs and state["stale"] < cfg.patience:
         model.train()
@@ -220,15 +278,16 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
                   "val_auc": score, "val_acc": float(((probs >= 0.5) == val_labels).mean())}
         state["history"].append(record)
         state["epoch"] += 1
-        key = (score if not math.isnan(score) else -math.inf, -val_loss)  # AUC first, then the lower loss
-        if key > tuple(state["best_score"]):
+        key = [score if not math.isnan(score) else -math.inf, -val_loss]  # AUC first, then the lower loss
+        if key > list(state["best_score"]):
             state.update(best_score=key, best_epoch=state["epoch"], stale=0)
             _save_atomic({"model": model.state_dict()}, run_dir / "best.pt")
         else:
             state["stale"] += 1
         _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
-                      "rng": _rng_state(generator), "config": fingerprint}, last)
+                      "scaler": scaler.state_dict(), "rng": _rng_state(generator), "made_by": made_by}, last)
         if live is not None:
+            live.step = state["epoch"] - 1  # the epoch's own step, also after a resume
             for k, v in record.items():
                 if k != "epoch":
                     live.log_metric(k, v)
@@ -237,9 +296,22 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
                  record)
         if on_epoch_end is not None:
             on_epoch_end(state["epoch"])
-    best = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
-    model.load_state_dict(best["model"])
-    return {"history": state["history"], "best_epoch": state["best_epoch"], "class_weights": weights}
+
+
+def _load_last(path: Path) -> dict | None:
+    """The saved training state, read as data only (``weights_only=True``: a planted file cannot run code).
+
+    Loaded on the CPU: RNG states must stay CPU byte tensors, and the model and
+    optimiser states move to the training device when loaded into them.
+    """
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # an older format, a damaged file, or one that is not ours
+        log.warning("%s: cannot be read as training state (%s): starting over", path, str(err).splitlines()[0][:200])
+        return {}
+    return saved if isinstance(saved, dict) and "state" in saved else {}
 
 
 def _save_atomic(obj, path: Path) -> None:

@@ -5,7 +5,6 @@ in scikit-image (``skimage.data.astronaut``): a real face the Haar cascade finds
 """
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -200,7 +199,8 @@ def test_faces_source_end_to_end(tmp_path):
     assert again == metadata
     skipped = json.loads((tmp_path / "subset" / "faces_skipped.json").read_text())
     assert not set(skipped) & set(metadata) and all("shows no face" in reason for reason in skipped.values())
-    assert Path(tmp_path / "subset" / "faces_config.json").is_file()
+    checksums = json.loads((tmp_path / "subset" / "checksums.json").read_text())
+    assert set(checksums) == set(metadata) and all(len(v) == 64 for v in checksums.values())
 
 
 def test_predict_crops_the_face_as_training_did(face, tmp_path):

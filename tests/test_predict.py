@@ -114,10 +114,14 @@ def test_video_models_with_flow_and_3d(tmp_path, capsys):
         assert code == 0 and result["frame_probs"] is None and 0 <= result["prob_fake"] <= 1
 
 
-def test_default_checkpoint_is_the_best_model(tmp_path, capsys):
+def test_default_checkpoint_is_the_best_on_validation_not_test(tmp_path, capsys):
+    """cnn3d wins on test, baseline on validation: the test split must not choose the model."""
     (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "summary.json").write_text(json.dumps({"baseline": {"roc_auc": 0.9},
-                                                                   "cnn3d": {"roc_auc": 0.7}}))
+    for name, val_auc, test_auc in (("baseline", 0.9, 0.6), ("cnn3d", 0.7, 0.99)):
+        (tmp_path / "metrics" / f"{name}.json").write_text(json.dumps(
+            {"val_video": {"roc_auc": val_auc}, "video": {"roc_auc": test_auc}}))
+    (tmp_path / "metrics" / "summary.json").write_text(json.dumps({"baseline": {"roc_auc": 0.6},
+                                                                   "cnn3d": {"roc_auc": 0.99}}))
     _checkpoint(tmp_path / "artifacts" / "models" / "baseline.pt")
     code, out, _ = run(capsys, "predict", _clip(tmp_path / "a.mp4"), "--root", tmp_path, "--json")
     assert code == 0 and json.loads(out)["model"] == "baseline"

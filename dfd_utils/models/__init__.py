@@ -22,6 +22,7 @@ from dfd_utils.models.base import Detector
 from dfd_utils.models.cnn3d import Cnn3d
 from dfd_utils.models.frame_models import Baseline, TwoStreamFrame
 from dfd_utils.models.video_models import CnnRnn, TwoStreamVideo
+from dfd_utils.settings import MODEL_NAMES
 
 MODELS: dict[str, type[Detector]] = {
     "baseline": Baseline,
@@ -30,6 +31,8 @@ MODELS: dict[str, type[Detector]] = {
     "cnn_rnn": CnnRnn,
     "cnn3d": Cnn3d,
 }
+
+assert tuple(MODELS) == MODEL_NAMES, "dfd_utils.settings.MODEL_NAMES lists the registry's models, in order"
 
 CHECKPOINT_FORMAT = "dfd-checkpoint-v1"
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from dfd_utils.faces import FaceTrack, track_clip
 from dfd_utils.io import progress, read_json, sha256, write_json_atomic
+from dfd_utils.provenance import Ledger, Redone, code_version, stamp
 from dfd_utils.sources.blend import Artifacts, make_fake
 from dfd_utils.video import probe, write_video
 
@@ -326,12 +327,27 @@ def read_windows(path: Path, windows: list[Window], cfg: FacesConfig, source_fps
     return out
 
 
-def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = None) -> dict:
-    """Write the ``faces`` set (mp4 files and a DFDC ``metadata.json``) to ``out_dir``.
+ARTIFACT_KNOBS = ("seam", "color_mismatch", "resolution_mismatch", "jitter", "flicker", "unaltered_share")
 
-    Resumable: videos already written are kept (each is written atomically).
-    A planned fake whose original or donor shows no face is dropped with a warning
-    and listed in ``faces_skipped.json``. Returns the metadata.
+
+def clip_stamp(cfg: FacesConfig, plan: Plan) -> dict:
+    """What one clip is made from: the pinned source clips it reads, its plan, the settings that reach it, this code."""
+    files = sorted({plan.window.file} | ({plan.donor.file} if plan.donor else set()))
+    pinned = {c.file: c.sha256 for c in CLIPS}
+    render = {k: v for k, v in asdict(cfg).items()
+              if k not in ("num_videos", "fake_share", "self_blended_share", "min_clips_per_identity")}
+    if plan.label == "REAL":  # no fake is drawn on it
+        render = {k: v for k, v in render.items() if k not in (*ARTIFACT_KNOBS, "seed")}
+    return stamp({f: pinned[f] for f in files}, {"plan": asdict(plan), "render": render},
+                 code_version(__name__, libraries=("opencv", "numpy")))
+
+
+def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = None) -> dict:
+    """Write the ``faces`` set (mp4 files, a DFDC ``metadata.json``, ``checksums.json``) to ``out_dir``.
+
+    Resumable and keyed: a clip is reused only when its stamp in ``provenance.json``
+    matches (:func:`clip_stamp`). A planned fake whose original or donor shows no
+    face is dropped with a warning and listed in ``faces_skipped.json``. Returns the metadata.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -340,8 +356,18 @@ def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = N
     lengths = {f: output_length(_decoded_count(clips[f], infos[f].header_frames), infos[f].fps, cfg.fps)
                for f in clips}
     plans = plan_dataset(cfg, lengths)
-    todo = [p for p in plans if not (out_dir / p.name).is_file()]
+    ledger = Ledger(out_dir)
+    ledger.prune({p.name for p in plans})
+    stamps = {p.name: clip_stamp(cfg, p) for p in plans}
+    redone = Redone("faces clips")
+    todo = []
+    for p in plans:
+        why = ledger.why(p.name, stamps[p.name])
+        redone.note(p.name, why)
+        if why is not None:
+            todo.append(p)
     skipped = read_json(out_dir / "faces_skipped.json") if (out_dir / "faces_skipped.json").is_file() else {}
+    skipped = {name: reason for name, reason in skipped.items() if name in stamps}
     if todo:
         windows = {p.window for p in todo} | {p.donor for p in todo if p.donor is not None}
         frames: dict[Window, np.ndarray] = {}
@@ -357,17 +383,22 @@ def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = N
                 reason = _render_fake(plan, clip, frames, tracks, cfg, out_dir)
                 if reason:
                     skipped[plan.name] = reason
+                    ledger.forget(plan.name)
+                    (out_dir / plan.name).unlink(missing_ok=True)  # an older clip of this name is not this plan's
                     log.warning("skipped %s: %s", plan.name, reason)
                     continue
             else:
                 write_video(out_dir / plan.name, clip, cfg.fps)
+            ledger.record(plan.name, stamps[plan.name])
+    redone.log()
     write_json_atomic(out_dir / "faces_skipped.json", skipped)
     metadata = {p.name: {"label": p.label, "split": "train", "original": p.original, "identity": p.identity,
                          "study_split": p.split, "fake_type": p.fake_type, "window": p.window.label(cfg.fps),
                          "donor": p.donor.label(cfg.fps) if p.donor else None}
                 for p in plans if p.name not in skipped}
+    ledger.write_checksums(metadata)
     write_json_atomic(out_dir / "metadata.json", metadata)
-    write_json_atomic(out_dir / "faces_config.json", asdict(cfg))
+    (out_dir / "faces_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     return metadata
 
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from dfd_utils.io import process_pool, progress, write_json_atomic
+from dfd_utils.provenance import Ledger, Redone, code_version, stamp
 from dfd_utils.video import write_video
 
 
@@ -258,39 +259,67 @@ def plan_dataset(cfg: SyntheticConfig) -> list[VideoPlan]:
     return reals + fakes
 
 
+ARTIFACT_KNOBS = ("seam", "color_mismatch", "resolution_mismatch", "jitter", "flicker", "unaltered_share")
+
+
+def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
+    """What one clip is made from: its plan and every setting that reaches its pixels, and this code.
+
+    A real clip has no overlay, so the artifact knobs do not touch it: changing ``seam``
+    re-renders the fakes and keeps the reals (and their frames and flow downstream).
+    """
+    render = {k: v for k, v in asdict(cfg).items() if k not in ("num_videos", "fake_share")}  # the plan has those
+    if plan.donor is None:
+        render = {k: v for k, v in render.items() if k not in ARTIFACT_KNOBS}
+    return stamp({}, {"plan": asdict(plan), "render": render}, code_version(__name__, libraries=("opencv", "numpy")))
+
+
 def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
     cfg, plan, out_dir = args
-    path = out_dir / plan.name
-    if path.exists():  # resumable: finished videos are written atomically
-        return plan.name
     cv2.setNumThreads(1)
     person = np.random.default_rng([cfg.seed, 1, plan.subject])
     identity, motion = make_identity(person), make_motion(person)
     donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if plan.donor is not None else None
     frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
                           donor=donor, fake_seed=plan.fake_seed)
-    write_video(path, frames, cfg.fps)
+    write_video(out_dir / plan.name, frames, cfg.fps)  # atomic
     return plan.name
 
 
-def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = None) -> dict:
-    """Write ``cfg.num_videos`` mp4 files and a DFDC ``metadata.json`` to ``out_dir``.
+def _map(fn, jobs: list, workers: int | None):
+    """``map`` in this process (``workers == 1``) or in a pool of fresh worker processes."""
+    if workers == 1 or not jobs:
+        yield from map(fn, jobs)
+        return
+    with process_pool(workers) as pool:
+        yield from pool.map(fn, jobs)
 
-    Resumable: videos already written are kept. Returns the metadata.
+
+def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = None) -> dict:
+    """Write ``cfg.num_videos`` mp4 files, a DFDC ``metadata.json`` and ``checksums.json`` to ``out_dir``.
+
+    Resumable and keyed: a clip is reused only when its stamp in ``provenance.json``
+    matches (:func:`clip_stamp`); clips of an earlier plan that this one lacks are
+    removed. Returns the metadata.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_dataset(cfg)
-    jobs = [(cfg, p, out_dir) for p in plans]
-    if workers == 1:
-        for job in progress(jobs, desc="render"):
-            _render_plan(job)
-    else:
-        with process_pool(workers) as pool:
-            for _ in progress(pool.map(_render_plan, jobs), total=len(jobs), desc="render"):
-                pass
+    ledger = Ledger(out_dir)
+    ledger.prune({p.name for p in plans})
+    stamps = {p.name: clip_stamp(cfg, p) for p in plans}
+    redone = Redone("synthetic clips")
+    todo = []
+    for p in plans:
+        why = ledger.why(p.name, stamps[p.name])
+        redone.note(p.name, why)
+        if why is not None:
+            todo.append((cfg, p, out_dir))
+    for name in progress(_map(_render_plan, todo, workers), total=len(todo), desc="render"):
+        ledger.record(name, stamps[name])
+    redone.log()
     metadata = {p.name: {"label": p.label, "split": "train", "original": p.original} for p in plans}
+    ledger.write_checksums(metadata)
     write_json_atomic(out_dir / "metadata.json", metadata)
-    write_json_atomic(out_dir / "synthetic_config.json", asdict(cfg))
+    (out_dir / "synthetic_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     return metadata
-

@@ -1,0 +1,225 @@
+"""One typed configuration: ``params.yaml`` read once into dataclasses, every key checked.
+
+Each section of ``params.yaml`` maps onto the dataclass of the module that uses it
+(``frames`` -> :class:`~dfd_utils.frames.FrameConfig`, ``flow`` ->
+:class:`~dfd_utils.flow.FlowConfig`, ``train`` -> :class:`~dfd_utils.settings.TrainConfig`
+and :class:`~dfd_utils.settings.ModelSettings`, ...). Those dataclasses hold every default and check their
+own ranges; this module only walks the file, refuses any key it does not know with
+its dotted name and the known keys (a ``train.epoch: 3`` typo must stop the run, not
+train for the default 10 epochs), and merges the per-model overrides of ``models``.
+
+A section may be partial (the notebooks' smoke defaults set a few keys): missing
+keys take the dataclass default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from dfd_utils.checks import check_range
+from dfd_utils.flow import FlowConfig
+from dfd_utils.frames import FrameConfig
+from dfd_utils.settings import MODEL_NAMES, EvaluateConfig, ModelSettings, TrainConfig
+from dfd_utils.sources.faces import FacesConfig
+from dfd_utils.sources.synthetic import SyntheticConfig
+from dfd_utils.splits import SplitConfig
+
+SOURCES = ("synthetic", "faces", "dfdc", "kaggle")
+GENERATOR_OWN = ("num_videos", "fake_share", "seed")  # set from data and seed, not in data.synthetic / data.faces
+
+
+class ConfigError(ValueError):
+    """A parameter is unknown, of the wrong type or out of range; the message names it."""
+
+
+def build(cls, values: dict | None, where: str, exclude: tuple[str, ...] = (), dotted: bool = True):
+    """``cls(**values)`` that refuses unknown keys and wraps the dataclass's own range checks with ``where``."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(values).__name__} {values!r}")
+    known = [f.name for f in fields(cls) if f.name not in exclude]
+    unknown = sorted(set(values) - set(known), key=str)
+    if unknown:
+        names = ", ".join(f"{where}.{k}" for k in unknown)
+        raise ConfigError(f"unknown key {names}; the keys of {where} are: {', '.join(known)}")
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        named = dotted and message.split(" ")[0] in known  # "frames.num_frames must be >= 2"
+        raise ConfigError(f"{where}.{message}" if named else f"{where}: {message}") from None
+
+
+TRAIN_EXCLUDE = ("seed", "device")  # top-level keys of params.yaml
+
+
+def train_keys() -> list[str]:
+    loop = [f.name for f in fields(TrainConfig) if f.name not in TRAIN_EXCLUDE]
+    return loop + [f.name for f in fields(ModelSettings)]
+
+
+def train_settings(train: dict | None, where: str = "train", seed: int = 0, device: str = "cpu"
+                   ) -> tuple[TrainConfig, ModelSettings]:
+    """The flat ``train`` section split into the loop's settings and the model's, every key checked."""
+    if train is not None and not isinstance(train, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {train!r}")
+    train = dict(train or {})
+    model_keys = {f.name for f in fields(ModelSettings)}
+    loop_keys = {f.name for f in fields(TrainConfig)} - set(TRAIN_EXCLUDE)
+    unknown = sorted(set(train) - model_keys - loop_keys, key=str)
+    if unknown:
+        names = ", ".join(f"{where}.{k}" for k in unknown)
+        raise ConfigError(f"unknown key {names}; the keys of {where} are: {', '.join(train_keys())}")
+    loop = build(TrainConfig, {**{k: v for k, v in train.items() if k in loop_keys}, "seed": seed, "device": device},
+                 where)
+    model = build(ModelSettings, {k: v for k, v in train.items() if k in model_keys}, where)
+    return loop, model
+
+
+def merged_train(train: dict | None, models: dict | None, name: str) -> dict:
+    """``train`` with the overrides of ``models.<name>`` on top (checked: only model names, only train keys)."""
+    models = models or {}
+    if not isinstance(models, dict):
+        raise ConfigError("models: expected a mapping of model names to train overrides")
+    unknown = sorted(set(models) - set(MODEL_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown key {', '.join('models.' + k for k in unknown)}; the keys of models are: "
+                          f"{', '.join(MODEL_NAMES)}")
+    override = models.get(name) or {}
+    bad = sorted(set(override) - set(train_keys()))
+    if bad:
+        raise ConfigError(f"unknown key {', '.join(f'models.{name}.{k}' for k in bad)}; a model override takes "
+                          f"the keys of train: {', '.join(train_keys())}")
+    return {**(train or {}), **override}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "synthetic"  # synthetic | faces | dfdc | kaggle
+    num_videos: int = 825  # the paper's subset size
+    fake_share: float = 0.6  # the paper's subset: about 60 % FAKE
+    dfdc_path: str = "data/dfdc"  # dfdc source: train_sample_videos/, dfdc_train_part_N/ or zips under here
+    synthetic: dict = field(default_factory=dict)  # SyntheticConfig's knobs
+    faces: dict = field(default_factory=dict)  # FacesConfig's knobs
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        check_range("num_videos", self.num_videos, 2, kind=int)
+        check_range("fake_share", self.fake_share, 0, 1, low_open=True, high_open=True)
+        build(SyntheticConfig, self.synthetic, "data.synthetic", GENERATOR_OWN)
+        build(FacesConfig, self.faces, "data.faces", GENERATOR_OWN)
+
+    def generator(self, seed: int) -> SyntheticConfig | FacesConfig:
+        """The generating source's full config (synthetic or faces)."""
+        cls, knobs = (SyntheticConfig, self.synthetic) if self.source == "synthetic" else (FacesConfig, self.faces)
+        return build(cls, {**knobs, "num_videos": self.num_videos, "fake_share": self.fake_share, "seed": seed},
+                     f"data.{self.source}")
+
+
+def data_config(data: dict | None) -> DataConfig:
+    return build(DataConfig, data, "data")
+
+
+@dataclass(frozen=True)
+class FacesStudyConfig:
+    """Chapter 09: the five models on real faces, full frame against face crop."""
+
+    num_videos: int = 120
+    fake_share: float = 0.6
+    models: tuple[str, ...] = tuple(MODEL_NAMES)
+    faces: dict = field(default_factory=dict)  # FacesConfig's knobs
+    frames: dict = field(default_factory=dict)  # per variant (full, face): FrameConfig overrides
+    train: dict = field(default_factory=dict)  # train overrides for this chapter
+
+    def __post_init__(self):
+        object.__setattr__(self, "models", tuple(self.models))
+        check_range("num_videos", self.num_videos, 6, kind=int)
+        check_range("fake_share", self.fake_share, 0, 1, low_open=True, high_open=True)
+        unknown = sorted(set(self.models) - set(MODEL_NAMES))
+        if unknown or not self.models:
+            raise ValueError(f"models must name models of {', '.join(MODEL_NAMES)}, got {list(self.models)}")
+        build(FacesConfig, self.faces, "faces_study.faces", GENERATOR_OWN)
+        bad = sorted(set(self.frames) - {"full", "face"})
+        if bad:
+            raise ValueError(f"frames: unknown variant(s) {bad}; the variants are full, face")
+        for variant, values in self.frames.items():
+            build(FrameConfig, values, f"faces_study.frames.{variant}", ("crop",))
+        bad = sorted(set(self.train) - set(train_keys()))
+        if bad:
+            raise ValueError(f"unknown key {', '.join('train.' + k for k in bad)}; the keys of train are: "
+                             f"{', '.join(train_keys())}")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The whole of ``params.yaml``, checked."""
+
+    seed: int = 0
+    workers: int = 0  # processes for extraction and flow; 0 = all cores
+    device: str = "cpu"  # cpu | cuda | auto
+    data: DataConfig = field(default_factory=DataConfig)
+    frames: FrameConfig = field(default_factory=FrameConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    splits: SplitConfig = field(default_factory=SplitConfig)
+    train: dict = field(default_factory=dict)  # flat: TrainConfig + ModelSettings keys (see train_settings)
+    models: dict = field(default_factory=dict)  # per-model overrides of train
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    faces_study: FacesStudyConfig = field(default_factory=FacesStudyConfig)
+
+    def __post_init__(self):
+        check_range("seed", self.seed, 0, kind=int)
+        check_range("workers", self.workers, 0, kind=int)
+        if self.device not in ("cpu", "auto") and not str(self.device).startswith("cuda"):
+            raise ValueError(f"device must be cpu, cuda or auto, got {self.device!r}")
+
+    def train_for(self, name: str) -> tuple[TrainConfig, ModelSettings]:
+        """The loop's and the model's settings for model ``name``: ``train`` with ``models.<name>`` on top."""
+        where = "train" if not (self.models or {}).get(name) else f"train + models.{name}"
+        return train_settings(merged_train(self.train, self.models, name), where, self.seed, self.device)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SECTIONS = {"data": data_config,
+            "frames": lambda v: build(FrameConfig, v, "frames"),
+            "flow": lambda v: build(FlowConfig, v, "flow"),
+            "splits": lambda v: build(SplitConfig, v, "splits"),
+            "evaluate": lambda v: build(EvaluateConfig, v, "evaluate"),
+            "faces_study": lambda v: build(FacesStudyConfig, v, "faces_study")}
+
+
+def parse(params: dict, where: str = "params.yaml") -> StudyConfig:
+    """Every section of ``params`` checked and typed; the first unknown key or bad value raises, naming it."""
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: expected a mapping of parameter sections")
+    known = [f.name for f in fields(StudyConfig)]
+    unknown = sorted(set(params) - set(known), key=str)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {', '.join(unknown)}; the top-level keys are: {', '.join(known)}")
+    values = {k: SECTIONS[k](v) if k in SECTIONS else v for k, v in params.items()}
+    study = build(StudyConfig, values, where, dotted=False)
+    train_settings(study.train, "train", study.seed, study.device)  # check train once
+    for name in (study.models or {}):
+        study.train_for(name) if name in MODEL_NAMES else merged_train(study.train, study.models, name)
+    merged_train(study.train, study.models, next(iter(MODEL_NAMES)))  # checks the model names of `models`
+    return study
+
+
+def load(path: str | os.PathLike = "params.yaml") -> StudyConfig:
+    """Read and check a parameters file (a profile); errors name the file and the dotted key."""
+    from dfd_utils.pipeline import load_params
+
+    path = Path(path)
+    params = load_params(path)
+    try:
+        return parse(params, str(path))
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -1,0 +1,77 @@
+"""The settings of training and evaluation, kept free of torch.
+
+The typed configuration (``dfd_utils.config``) checks ``params.yaml`` in every stage;
+these dataclasses live apart from ``train.py`` so that checking them does not import
+torch and the models, and the data stages do not depend on training code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dfd_utils.checks import check_range
+
+MODEL_NAMES = ("baseline", "two_stream_frame", "two_stream_video", "cnn_rnn", "cnn3d")  # the paper's order
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop's settings (paper section 4.2); ``seed`` and ``device`` come from the top of params.yaml."""
+
+    epochs: int = 10  # upper bound; early stopping may end sooner
+    patience: int = 3  # epochs without a better validation score before stopping
+    lr: float = 1e-3  # the paper's Adam learning rate
+    batch_frames: int = 16  # per-frame models (the paper: 16)
+    batch_videos: int = 4  # whole-video models (the paper: 4)
+    loss: str = "auto"  # auto: bce per frame, bce_f1 per video (the paper); or bce | bce_f1
+    alpha: float = 1.0  # weight of BCE in bce_f1
+    beta: float = 1.0  # weight of (1 - soft F1) in bce_f1
+    class_weighting: bool = True  # tf.keras class_weight semantics (dfd_utils.losses)
+    precision: str = "bf16"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with loss scaling)
+    channels_last: bool = True  # NHWC convolutions: faster on CPUs with bf16 units and on GPUs
+    device: str = "cpu"  # cpu | cuda | auto
+    max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "patience", "batch_frames", "batch_videos"):
+            check_range(name, getattr(self, name), 1, kind=int)
+        check_range("max_batches", self.max_batches, 0, kind=int)
+        check_range("lr", self.lr, 0, low_open=True)
+        check_range("alpha", self.alpha, 0)
+        check_range("beta", self.beta, 0)
+        if self.loss not in ("auto", "bce", "bce_f1"):
+            raise ValueError(f"loss must be auto, bce or bce_f1, got {self.loss!r}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The backbone factory's settings, shared by the five models (``train`` section, overridable per model)."""
+
+    backbone: str = "resnet50"  # resnet18 | resnet34 | resnet50 (the paper)
+    weights: str = "none"  # imagenet | none | a local state dict file
+    weights_fallback: bool = False  # true: random weights when imagenet cannot be had (with a warning)
+    hidden: int = 128  # width of the added linear layers (the paper's tables: 128)
+    dropout: float = 0.5
+
+    def __post_init__(self):
+        check_range("hidden", self.hidden, 1, kind=int)
+        check_range("dropout", self.dropout, 0, 1, high_open=True)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    threshold_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)  # the paper's grid for the share of FAKE frames
+    topk: int = 4  # frames averaged by the top-k rule
+    bootstrap: int = 1000  # resamples (by original family) for the 95 % intervals
+
+    def __post_init__(self):
+        object.__setattr__(self, "threshold_grid", tuple(self.threshold_grid))
+        if not self.threshold_grid:
+            raise ValueError("threshold_grid must hold at least one threshold")
+        for t in self.threshold_grid:
+            check_range("threshold_grid", t, 0, 1)
+        check_range("topk", self.topk, 1, kind=int)
+        check_range("bootstrap", self.bootstrap, 1, kind=int)
