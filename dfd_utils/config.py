@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 from dfd_utils.checks import check_range
 from dfd_utils.flow import FlowConfig
@@ -152,8 +151,8 @@ class FacesStudyConfig:
             build(FrameConfig, values, f"faces_study.frames.{variant}", ("crop",))
         bad = sorted(set(self.train) - set(train_keys()))
         if bad:
-            raise ValueError(f"unknown key {', '.join('train.' + k for k in bad)}; the keys of train are: "
-                             f"{', '.join(train_keys())}")
+            raise ConfigError(f"unknown key {', '.join('faces_study.train.' + k for k in bad)}; the keys of "
+                              f"faces_study.train are those of train: {', '.join(train_keys())}")
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,18 @@ SECTIONS = {"data": data_config,
 
 
 def parse(params: dict, where: str = "params.yaml") -> StudyConfig:
-    """Every section of ``params`` checked and typed; the first unknown key or bad value raises, naming it."""
+    """Every section of ``params`` checked and typed; the first unknown key or bad value raises, naming it.
+
+    Messages start with ``where`` (the file), then the dotted key.
+    """
+    try:
+        return _parse(params, where)
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if message.startswith(f"{where}:") else f"{where}: {message}") from None
+
+
+def _parse(params: dict, where: str) -> StudyConfig:
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: expected a mapping of parameter sections")
     known = [f.name for f in fields(StudyConfig)]
@@ -216,10 +226,4 @@ def load(path: str | os.PathLike = "params.yaml") -> StudyConfig:
     """Read and check a parameters file (a profile); errors name the file and the dotted key."""
     from dfd_utils.pipeline import load_params
 
-    path = Path(path)
-    params = load_params(path)
-    try:
-        return parse(params, str(path))
-    except ConfigError as err:
-        message = str(err)
-        raise ConfigError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    return parse(load_params(path), str(path))

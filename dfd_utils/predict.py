@@ -9,7 +9,7 @@ orientation.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 
 from dfd_utils.faces import track_clip
 from dfd_utils.flow import video_flow
-from dfd_utils.frames import model_view
+from dfd_utils.frames import FrameConfig, model_view
 from dfd_utils.models import Detector, load_checkpoint
 from dfd_utils.sources.metadata import VIDEO_SUFFIXES
 from dfd_utils.video import VideoError, read_sampled_frames
@@ -43,22 +43,32 @@ class Prediction:
         return asdict(self)
 
 
+def input_config(payload: dict, checkpoint: str | Path) -> FrameConfig:
+    """The frame settings the model was trained on: the checkpoint's ``config.frames`` (older ones: ``input``)."""
+    values = (payload.get("config") or {}).get("frames") or payload.get("input") or {}
+    known = {f.name for f in fields(FrameConfig)}
+    try:
+        return FrameConfig(**{k: v for k, v in values.items() if k in known})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{checkpoint}: its frame settings cannot be used ({err})") from None
+
+
 class Predictor:
     def __init__(self, checkpoint: str | Path, threshold: float | None = None):
         self.model, self.payload = load_checkpoint(checkpoint)
         self.model: Detector
-        self.input = self.payload.get("input", {"num_frames": 16, "height": 108, "width": 192, "size_3d": 224})
+        self.frames = input_config(self.payload, checkpoint)
         self.threshold = float(threshold if threshold is not None else self.payload.get("threshold", 0.5))
 
     def _inputs(self, frames: np.ndarray, warnings: list[str] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """RGB frames (T, H, W, 3) -> the model's tensors, cropped and resized as in training."""
-        h, w, s = self.input["height"], self.input["width"], self.input.get("size_3d", 224)
-        size = (s, s) if self.model.three_d else (h, w)
-        face = track_clip(frames) if self.input.get("crop", "full") == "face" else None
+        cfg = self.frames
+        size = (cfg.size_3d, cfg.size_3d) if self.model.three_d else (cfg.height, cfg.width)
+        face = track_clip(frames) if cfg.crop == "face" else None
         if face is not None and face.fallback and warnings is not None:
             warnings.append("no face found: the model trained on face crops sees the full frame")
-        small = model_view(frames, *size, face, self.input.get("crop_margin", 0.3))  # (T, h, w, 3)
+        small = model_view(frames, *size, face, cfg.crop_margin)  # (T, h, w, 3)
         x = torch.from_numpy(small).permute(0, 3, 1, 2).contiguous()  # (T, 3, h, w) uint8
         flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
         return x, flows
@@ -68,14 +78,14 @@ class Predictor:
         start = time.perf_counter()
         result = Prediction(str(path), threshold=self.threshold)
         try:
-            frames, _, decoded = read_sampled_frames(path, self.input["num_frames"], allow_short=True)
+            frames, _, decoded = read_sampled_frames(path, self.frames.num_frames, allow_short=True)
         except VideoError as err:
             result.error = err.reason
             result.seconds = time.perf_counter() - start
             return result
         result.frames_decoded = decoded
-        if decoded < self.input["num_frames"]:
-            result.warnings.append(f"only {decoded} frames: frames repeated to make {self.input['num_frames']}")
+        if decoded < self.frames.num_frames:
+            result.warnings.append(f"only {decoded} frames: frames repeated to make {self.frames.num_frames}")
         if frames.shape[1] > frames.shape[2]:
             result.warnings.append("portrait video: resized to the landscape training size")
         x, flows = self._inputs(frames, result.warnings)

@@ -152,3 +152,109 @@ def test_avx512_without_bf16_units_is_not_native_bf16(monkeypatch):
         assert train.cpu_has_bf16()
     finally:
         train.cpu_has_bf16.cache_clear()
+
+
+def test_a_finished_run_is_not_resumed_on_other_data(tmp_path, caplog):
+    """The same run folder, other training data: train again, never return the old best model."""
+    val = toy_split(8, 1)
+    first = fit(small_model(), toy_split(12, 0), val, CFG, tmp_path)
+    assert len(first["history"]) == CFG.epochs
+    other = toy_split(12, 5)
+    model = small_model()
+    with caplog.at_level("WARNING"):
+        again = fit(model, other, val, CFG, tmp_path)
+    assert [h["epoch"] for h in again["history"]] == [1, 2, 3, 4]  # trained from scratch, all four epochs
+    assert any("starts over: inputs changed (train" in r.getMessage() for r in caplog.records)
+    straight = small_model()
+    fit(straight, other, val, CFG, tmp_path / "straight")
+    for k, v in _weights(straight).items():
+        torch.testing.assert_close(v, _weights(model)[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("change", [{"lr": 1e-2}, {"class_weighting": False}, {"seed": 1}])
+def test_a_finished_run_is_not_resumed_with_other_settings(tmp_path, change):
+    train, val = toy_split(12, 0), toy_split(8, 1)
+    fit(small_model(), train, val, CFG, tmp_path)
+    out = fit(small_model(), train, val, TrainConfig(**{**CFG.__dict__, **change}), tmp_path)
+    assert len(out["history"]) == CFG.epochs
+
+
+def test_model_settings_the_weights_do_not_show_still_key_the_run(tmp_path):
+    """Dropout leaves no trace in the weights: the run is keyed on the settings that built the model."""
+    train, val = toy_split(12, 0), toy_split(8, 1)
+    fit(small_model(), train, val, CFG, tmp_path, model_settings={"dropout": 0.0})
+    out = fit(small_model(), train, val, CFG, tmp_path, model_settings={"dropout": 0.3})
+    assert len(out["history"]) == CFG.epochs and out["made_by"]["settings"]["model_settings"] == {"dropout": 0.3}
+
+
+def test_more_epochs_continue_a_run_and_end_where_a_straight_run_ends(tmp_path):
+    train, val = toy_split(12, 0), toy_split(8, 1)
+    fit(small_model(), train, val, TrainConfig(**{**CFG.__dict__, "epochs": 2}), tmp_path / "grown")
+    grown = small_model()
+    out = fit(grown, train, val, CFG, tmp_path / "grown")
+    assert [h["epoch"] for h in out["history"]] == [1, 2, 3, 4]
+    straight = small_model()
+    fit(straight, train, val, CFG, tmp_path / "straight")
+    for k, v in _weights(straight).items():
+        torch.testing.assert_close(v, _weights(grown)[k], rtol=0, atol=0)
+    fewer = fit(small_model(), train, val, TrainConfig(**{**CFG.__dict__, "epochs": 2}), tmp_path / "grown")
+    assert len(fewer["history"]) == 2 and fewer["best_epoch"] <= 2  # a 4-epoch run is not a 2-epoch run
+
+
+def test_a_planted_training_state_cannot_run_code(tmp_path):
+    """last.pt is read with weights_only=True: a pickle that runs code is refused and the run starts over."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"state": Payload()}, tmp_path / "last.pt")
+    out = fit(small_model(), toy_split(12, 0), toy_split(8, 1), CFG, tmp_path)
+    assert not marker.exists() and len(out["history"]) == CFG.epochs
+
+
+def test_rng_states_survive_a_weights_only_round_trip_and_stay_on_the_cpu(tmp_path, monkeypatch):
+    """Every RNG the loop draws from is restored exactly; CUDA states are saved and restored as CPU byte tensors."""
+    import random
+
+    import dfd_utils.train as train_module
+
+    cuda_states = [torch.arange(16, dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: cuda_states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.update(states=states))
+    generator = torch.Generator().manual_seed(3)
+    torch.manual_seed(1), np.random.seed(2), random.seed(4)
+    torch.save(train_module._rng_state(generator), tmp_path / "rng.pt")
+    draws = (torch.rand(3), torch.rand(3, generator=generator), np.random.rand(3), random.random())
+    saved = torch.load(tmp_path / "rng.pt", map_location="cpu", weights_only=True)
+    train_module._set_rng_state(saved, generator)
+    again = (torch.rand(3), torch.rand(3, generator=generator), np.random.rand(3), random.random())
+    torch.testing.assert_close(draws[0], again[0], rtol=0, atol=0)
+    torch.testing.assert_close(draws[1], again[1], rtol=0, atol=0)
+    assert np.array_equal(draws[2], again[2]) and draws[3] == again[3]
+    assert restored["states"][0].device.type == "cpu" and torch.equal(restored["states"][0], cuda_states[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on one: pytest -k cuda)")
+def test_an_interrupted_run_resumes_to_the_same_weights_on_cuda(tmp_path):
+    """The CPU resume test on a GPU: CUDA RNG states saved and restored, optimiser state moved back to the GPU."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    cfg = TrainConfig(**{**CFG.__dict__, "device": "cuda"})
+    train, val = toy_split(12, 0), toy_split(8, 1)
+    straight = small_model()
+    fit(straight, train, val, cfg, tmp_path / "straight")
+
+    def crash_after_two(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model(), train, val, cfg, tmp_path / "resumed", on_epoch_end=crash_after_two)
+    resumed = small_model()
+    out = fit(resumed, train, val, cfg, tmp_path / "resumed")
+    assert [h["epoch"] for h in out["history"]] == [1, 2, 3, 4]
+    for k, v in _weights(straight).items():
+        torch.testing.assert_close(v, _weights(resumed)[k], rtol=0, atol=0)
