@@ -85,13 +85,14 @@ def test_dfdc_reads_zips_in_place(dfdc_root, tmp_path):
 
 
 @pytest.mark.parametrize("member", ["../evil.mp4", "/abs/evil.mp4", "a/../../evil.mp4"])
-def test_zip_members_that_escape_are_refused(tmp_path, member):
-    zpath = tmp_path / "bad.zip"
+def test_zip_members_that_escape_are_skipped_and_the_rest_still_read(dfdc_root, tmp_path, member):
+    zpath = dfdc_root / "bad.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
-        zf.writestr("metadata.json", "{}")
+        zf.writestr("metadata.json", json.dumps({"evil.mp4": {"label": "REAL"}}))
         zf.writestr(member, b"x")
-    with pytest.raises(ValueError, match="bad.zip: unsafe member path"):
-        dfdc.find_candidates(tmp_path)
+    candidates, skips = dfdc.find_candidates(dfdc_root)
+    assert any("bad.zip: unsafe member path" in s.reason for s in skips)
+    assert {c.name for c in candidates} >= {"real0.mp4", "fake00.mp4"}  # the valid folder is still read
 
 
 def test_missing_dfdc_folder_says_which_parameter(tmp_path):

@@ -7,17 +7,18 @@ Accepted layouts (any mix, found recursively under ``root``):
 * ``dfdc_train_part_N.zip`` (or the whole competition zip), read in place; members
   with ``..`` or absolute paths are refused.
 
-As the paper: horizontal 1080x1920 clips only (each candidate is probed; skips are
-counted by reason), ``num_videos`` clips chosen by a seeded, class-aware rule that
-keeps each fake together with its original. Files are hard-linked (or copied) into
-the subset and their SHA-256 recorded.
+As the paper: horizontal 1080x1920 clips only (each candidate is probed; every skip
+is recorded with its reason), ``num_videos`` clips at ``fake_share`` FAKE chosen by a
+seeded rule that keeps each fake with its original; a shortfall is loud and recorded.
+Metadata keys are plain file names (a key that names a path outside its folder is a
+skip, never a file we touch); clips are copied (not linked) into the subset, and the
+stage removes only copies it made.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import zipfile
 from collections import Counter, defaultdict
@@ -26,8 +27,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from dfd_utils.io import read_json, sha256, write_json_atomic
-from dfd_utils.sources.metadata import LABELS, Skip
+from dfd_utils.checks import check_range
+from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.provenance import Ledger, Redone, code_version, stamp
+from dfd_utils.sources.metadata import LABELS, VIDEO_SUFFIXES, Skip
 from dfd_utils.video import VideoError, probe
 
 log = logging.getLogger(__name__)
@@ -54,132 +57,275 @@ def safe_member(name: str, zip_path: str | Path) -> str:
     return str(path)
 
 
-def _entries(metadata: dict, where: str) -> list[tuple[str, str, str | None]]:
+def plain_name(name, where: str) -> str:
+    """A metadata key must be a plain video file name: no folder, no ``..``, no absolute path.
+
+    Keys become paths twice (the clip in the user's folder, its copy in the subset):
+    a key like ``../../notes.txt`` must never reach a file outside either folder.
+    """
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
+            or "\0" in name or PurePosixPath(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
+        raise ValueError(f"{where}: key {name!r} is not a plain file name (folders, '..' and absolute paths "
+                         "are refused)")
+    if PurePosixPath(name).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"{where}: key {name!r} is not a video file name ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    return name
+
+
+def _entries(metadata, where: str, skips: list[Skip]) -> list[tuple[str, str, str | None]]:
+    """``(name, label, original)`` of every usable entry; the others become skips with reasons."""
+    if not isinstance(metadata, dict):
+        skips.append(Skip(where, "metadata is not a JSON object keyed by file name"))
+        return []
     out = []
     for name, entry in metadata.items():
         label = entry.get("label") if isinstance(entry, dict) else None
-        if label not in LABELS:
-            log.warning("%s: %s has unknown label %r, skipped", where, name, label)
+        try:
+            plain_name(name, where)
+        except ValueError as err:
+            skips.append(Skip(str(name), str(err)))
             continue
-        out.append((name, label, (entry.get("original") or None) if label == "FAKE" else None))
+        if label not in LABELS:
+            skips.append(Skip(name, f"{where}: unknown label {label!r} (expected REAL or FAKE)"))
+            continue
+        original = (entry.get("original") or None) if label == "FAKE" else None
+        if original is not None and not isinstance(original, str):
+            skips.append(Skip(name, f"{where}: original {original!r} is not a file name"))
+            continue
+        out.append((name, label, original))
     return out
 
 
-def find_candidates(root: str | Path) -> list[Candidate]:
-    """Every labelled clip in the folders and zips under ``root``."""
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (symlinks followed) stays inside ``folder``."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _folder_candidates(meta: Path, skips: list[Skip]) -> list[Candidate]:
+    folder = meta.parent
+    try:
+        metadata = read_json(meta)
+    except ValueError as err:
+        skips.append(Skip(str(meta), str(err)))
+        return []
+    found = []
+    for name, label, original in _entries(metadata, str(meta), skips):
+        path = folder / name
+        if not path.is_file():
+            skips.append(Skip(name, f"listed in {meta} but the file is missing"))
+        elif not _inside(path, folder):
+            skips.append(Skip(name, f"{path} links outside {folder}: refused"))
+        else:
+            found.append(Candidate(name, label, original, str(folder), ""))
+    listed = set(metadata) if isinstance(metadata, dict) else set()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and path.name not in listed:
+            skips.append(Skip(path.name, f"{path}: video file has no entry in {meta}"))
+    return found
+
+
+def _zip_candidates(zpath: Path, skips: list[Skip]) -> list[Candidate]:
+    found = []
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            members = set()
+            for m in zf.namelist():
+                try:
+                    members.add(safe_member(m, zpath))
+                except ValueError as err:
+                    skips.append(Skip(m, str(err)))
+            for meta_name in sorted(m for m in members if PurePosixPath(m).name == "metadata.json"):
+                where = f"{zpath}:{meta_name}"
+                prefix = str(PurePosixPath(meta_name).parent)
+                try:
+                    metadata = json.loads(zf.read(meta_name))
+                except (ValueError, UnicodeDecodeError) as err:
+                    skips.append(Skip(where, f"{where}: not valid JSON ({err})"))
+                    continue
+                for name, label, original in _entries(metadata, where, skips):
+                    member = name if prefix == "." else f"{prefix}/{name}"
+                    if member in members:
+                        found.append(Candidate(name, label, original, str(zpath), member))
+                    else:
+                        skips.append(Skip(name, f"listed in {where} but the zip has no {member}"))
+    except (zipfile.BadZipFile, OSError) as err:
+        skips.append(Skip(str(zpath), f"{zpath}: not a readable zip file ({err}; a truncated download?)"))
+    return found
+
+
+def find_candidates(root: str | Path) -> tuple[list[Candidate], list[Skip]]:
+    """Every labelled clip in the folders and zips under ``root``, and every entry skipped, with its reason."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"{root}: DFDC folder does not exist (set data.dfdc_path in params.yaml)")
     found: list[Candidate] = []
+    skips: list[Skip] = []
     for meta in sorted(root.rglob("metadata.json")):
-        for name, label, original in _entries(read_json(meta), str(meta)):
-            if (meta.parent / name).is_file():
-                found.append(Candidate(name, label, original, str(meta.parent), ""))
-            else:
-                log.warning("%s: %s is listed but missing, skipped", meta, name)
+        found += _folder_candidates(meta, skips)
     for zpath in sorted(root.rglob("*.zip")):
-        try:
-            with zipfile.ZipFile(zpath) as zf:
-                members = {safe_member(m, zpath) for m in zf.namelist()}
-                for meta_name in sorted(m for m in members if PurePosixPath(m).name == "metadata.json"):
-                    prefix = str(PurePosixPath(meta_name).parent)
-                    metadata = json.loads(zf.read(meta_name))
-                    for name, label, original in _entries(metadata, f"{zpath}:{meta_name}"):
-                        member = name if prefix == "." else f"{prefix}/{name}"
-                        if member in members:
-                            found.append(Candidate(name, label, original, str(zpath), member))
-        except zipfile.BadZipFile:
-            raise ValueError(f"{zpath}: not a valid zip file (truncated download?)") from None
-    if not found:
-        raise ValueError(f"{root}: no metadata.json with labelled videos found (folders or zips)")
-    return found
+        found += _zip_candidates(zpath, skips)
+    unique: dict[str, Candidate] = {}
+    for c in found:
+        if c.name in unique:
+            skips.append(Skip(c.name, f"{c.container}: the name is taken by {unique[c.name].container}"))
+        else:
+            unique[c.name] = c
+    if not unique:
+        raise ValueError(f"{root}: no metadata.json with labelled videos found (folders or zips); "
+                         f"{len(skips)} entries skipped")
+    return list(unique.values()), skips
 
 
-def select_families(candidates: list[Candidate], fake_share: float, seed: int) -> list[list[Candidate]]:
-    """Seeded, class-aware order of families: each an original first, then its fakes.
-
-    Families are drawn at random; from each, the real clip (if the pool has it) and as
-    many fakes as keep the running FAKE share near ``fake_share``.
-    """
-    families: dict[str, list[Candidate]] = defaultdict(list)
+def families(candidates: list[Candidate], skips: list[Skip], seed: int) -> list[tuple[Candidate, list[Candidate]]]:
+    """``(real, fakes)`` per original, in a seeded order, fakes shuffled; fakes without their original are skips."""
+    reals = {c.name: c for c in candidates if c.label == "REAL"}
+    fakes: dict[str, list[Candidate]] = defaultdict(list)
     for c in candidates:
-        families[c.family].append(c)
+        if c.label == "FAKE":
+            if c.original in reals:
+                fakes[c.original].append(c)
+            else:
+                skips.append(Skip(c.name, f"its original {c.original!r} is not in the data (a fake is kept only "
+                                          "with its original)"))
     rng = np.random.default_rng(seed)
-    keys = sorted(families)
-    order = [keys[i] for i in rng.permutation(len(keys))]
-    fakes_per_real = fake_share / max(1 - fake_share, 1e-9)
-    plan = []
-    for key in order:
-        members = sorted(families[key], key=lambda c: (c.label != "REAL", c.name))
-        reals = [c for c in members if c.label == "REAL"]
-        fakes = [c for c in members if c.label == "FAKE"]
-        rng.shuffle(fakes)
-        take = max(int(round(fakes_per_real * max(len(reals), 1))), 0)
-        plan.append(reals + fakes[:take])
-    return plan
+    order = [sorted(reals)[i] for i in rng.permutation(len(reals))]
+    out = []
+    for name in order:
+        members = sorted(fakes[name], key=lambda c: c.name)
+        out.append((reals[name], [members[i] for i in rng.permutation(len(members))]))
+    return out
+
+
+def _copy_stamp(c: Candidate) -> dict:
+    """What a subset clip is copied from: the container (folder or zip) entry, with its size and mtime."""
+    src = Path(c.container) / c.name if not c.member else Path(c.container)
+    st = src.stat()
+    return stamp({"source": str(src.resolve()), "member": c.member, "size": st.st_size, "mtime_ns": st.st_mtime_ns},
+                 {}, code_version(__name__))
 
 
 def _materialise(c: Candidate, out_dir: Path) -> Path:
-    """Link or copy (folders) or extract (zips) one clip into the subset folder."""
-    dest = out_dir / c.name
-    if dest.exists():
-        return dest
+    """Copy (folders) or extract (zips) one clip into the subset folder, atomically.
+
+    A copy, not a hard link: the subset is a DVC output, and whatever DVC or a user
+    does to its files (permissions, edits) must never reach the user's DFDC copy.
+    """
+    dest = out_dir / plain_name(c.name, "metadata")
     tmp = out_dir / f".{c.name}.tmp"
     if c.member:
         with zipfile.ZipFile(c.container) as zf, zf.open(c.member) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     else:
-        src = Path(c.container) / c.name
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+        shutil.copyfile(Path(c.container) / c.name, tmp)
     tmp.replace(dest)
     return dest
 
 
+class _Picker:
+    """Copies candidates into the subset and keeps those that pass the video check; the rest are skips."""
+
+    def __init__(self, out_dir: Path, size: tuple[int, int], skips: list[Skip]):
+        self.out_dir, self.size, self.skips = out_dir, size, skips
+        self.ledger = Ledger(out_dir)
+        self.redone = Redone("dfdc clips")
+        self.checked: dict[str, bool] = {}
+
+    def take(self, c: Candidate) -> bool:
+        if c.name in self.checked:
+            return self.checked[c.name]
+        made_by = _copy_stamp(c)
+        why = self.ledger.why(c.name, made_by)
+        self.redone.note(c.name, why)
+        path = self.out_dir / c.name
+        if why is not None:
+            _materialise(c, self.out_dir)
+        try:
+            info = probe(path)
+            if (info.height, info.width) != tuple(self.size):
+                raise VideoError(path, f"{info.width}x{info.height}, not horizontal {self.size[1]}x{self.size[0]}")
+        except VideoError as err:
+            self.skips.append(Skip(c.name, f"{Path(c.container) / (c.member or c.name)}: {err.reason}"))
+            self.ledger.forget(c.name)
+            path.unlink(missing_ok=True)  # the copy this stage made, never the user's file
+            self.checked[c.name] = False
+            return False
+        if why is not None:
+            self.ledger.record(c.name, made_by)
+        self.checked[c.name] = True
+        return True
+
 
 def select_subset(root: str | Path, out_dir: str | Path, num_videos: int = 825, fake_share: float = 0.6,
                   seed: int = 0, size: tuple[int, int] = (1080, 1920)) -> tuple[dict, list[Skip]]:
-    """Build a DFDC-format subset of ``num_videos`` clips in ``out_dir``.
+    """Build a DFDC-format subset of ``num_videos`` clips, ``fake_share`` of them FAKE, in ``out_dir``.
 
-    Returns the metadata written and the skipped candidates with reasons.
+    Exact when the data allow it: ``round(num_videos * fake_share)`` fakes and the rest
+    reals. Originals are drawn in a seeded order; the fakes are then taken round-robin
+    over the chosen originals (one fake of each, then a second, ...), so every fake
+    comes with its original and families contribute evenly. When the data cannot give
+    that many, the shortfall is logged as a warning and recorded in ``selection.json``.
+    Writes ``metadata.json``, ``checksums.json``, ``skipped.json`` (every skip, with
+    its reason) and ``selection.json``. Returns the metadata and the skips.
     """
+    check_range("num_videos", num_videos, 2, kind=int)
+    check_range("fake_share", fake_share, 0, 1, low_open=True, high_open=True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    candidates = find_candidates(root)
-    target_fake = int(round(num_videos * fake_share))
-    target_real = num_videos - target_fake
-    metadata, checksums, skips = {}, {}, []
-    counts = Counter()
-    for family in select_families(candidates, fake_share, seed):
-        if len(metadata) >= num_videos:
+    candidates, skips = find_candidates(root)
+    want_fake = int(round(num_videos * fake_share))
+    want_real = num_videos - want_fake
+    picker = _Picker(out_dir, size, skips)
+    chosen: list[tuple[Candidate, list[Candidate]]] = []
+    for real, fakes in families(candidates, skips, seed):
+        if len(chosen) == want_real:
             break
-        for c in family:
-            key = "FAKE" if c.label == "FAKE" else "REAL"
-            if counts[key] >= (target_fake if key == "FAKE" else target_real):
-                continue
-            if c.label == "FAKE" and c.original and c.original not in metadata and any(
-                x.label == "REAL" for x in family
-            ):
-                continue  # its original was skipped: do not keep an orphan fake
-            path = _materialise(c, out_dir)
-            try:
-                info = probe(path)
-                if (info.height, info.width) != tuple(size):
-                    raise VideoError(path, f"{info.width}x{info.height}, not horizontal {size[1]}x{size[0]}")
-            except VideoError as err:
-                skips.append(Skip(c.name, err.reason))
-                path.unlink()
-                continue
-            metadata[c.name] = {"label": c.label, "split": "train", "original": c.original}
-            checksums[c.name] = sha256(path)
-            counts[key] += 1
-    if not metadata:
+        if picker.take(real):
+            chosen.append((real, fakes))
+        else:
+            skips += [Skip(f.name, f"its original {real.name} failed the video check") for f in fakes]
+    taken_fakes: list[Candidate] = []
+    queues = [list(fakes) for _, fakes in chosen]
+    while len(taken_fakes) < want_fake and any(queues):
+        for queue in queues:
+            while queue and len(taken_fakes) < want_fake:
+                fake = queue.pop(0)
+                if picker.take(fake):
+                    taken_fakes.append(fake)
+                    break
+    selected = [real for real, _ in chosen] + taken_fakes
+    if not selected:
         raise ValueError(f"{root}: no clip passed the checks ({len(skips)} skipped)")
+    keep = {c.name for c in selected}
+    picker.ledger.prune(keep)
+    picker.redone.log()
+    metadata = {c.name: {"label": c.label, "split": "train", "original": c.original}
+                for c in sorted(selected, key=lambda c: c.name)}
+    selection = {"requested": num_videos, "fake_share_requested": fake_share, "selected": len(selected),
+                 "fake": len(taken_fakes), "real": len(chosen), "shortfall": num_videos - len(selected),
+                 "fake_share": round(len(taken_fakes) / len(selected), 4), "skipped": len(skips),
+                 "skip_reasons": dict(Counter(_reason_kind(s.reason) for s in skips))}
+    picker.ledger.write_checksums(keep)
     write_json_atomic(out_dir / "metadata.json", metadata)
-    write_json_atomic(out_dir / "checksums.json", checksums)
     write_json_atomic(out_dir / "skipped.json", {s.name: s.reason for s in skips})
-    log.info("selected %d clips (%d FAKE); skipped %d: %s", len(metadata), counts["FAKE"], len(skips),
-             dict(Counter(s.reason.split(",")[0] for s in skips)))
+    write_json_atomic(out_dir / "selection.json", selection)
+    if selection["shortfall"] or len(taken_fakes) != want_fake:
+        log.warning("DFDC selection: asked for %d clips (%d FAKE), the data give %d (%d FAKE, %d REAL); "
+                    "%d skipped, see %s", num_videos, want_fake, len(selected), len(taken_fakes), len(chosen),
+                    len(skips), out_dir / "skipped.json")
+    else:
+        log.info("selected %d clips (%d FAKE); skipped %d", len(selected), len(taken_fakes), len(skips))
     return metadata, skips
+
+
+def _reason_kind(reason: str) -> str:
+    """A skip reason without the file names, for counting: 'not horizontal', 'file is missing', ..."""
+    for kind in ("not horizontal", "file is missing", "has no entry", "not a plain file name", "unknown label",
+                 "is not in the data", "failed the video check", "unsafe member", "not valid JSON",
+                 "not a readable zip", "name is taken", "links outside", "not a video file name"):
+        if kind in reason:
+            return kind
+    return reason.split(":")[-1].strip()[:60]

@@ -1,18 +1,31 @@
 """The ``kaggle`` source: download DFDC with the official Kaggle API, then select.
 
-Needs credentials (``~/.kaggle/kaggle.json``, ``~/.config/kaggle/kaggle.json``,
-``$KAGGLE_CONFIG_DIR/kaggle.json``, or ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``), the
-competition rules accepted on the website, and a network. Without any of them it
-stops with one message saying what to do; the download goes to a temp folder and is
-moved into place only when complete; the key is never printed.
+Needs credentials in any form kaggle 2.x accepts (an API token: ``$KAGGLE_API_TOKEN``,
+a value or a file, or ``~/.kaggle/access_token``; a legacy key: ``kaggle.json`` in
+``~/.kaggle``, ``~/.config/kaggle`` or ``$KAGGLE_CONFIG_DIR``, or ``KAGGLE_USERNAME`` +
+``KAGGLE_KEY``), the competition rules accepted on the website, and a network. Without
+any of them it stops with one message saying what to do; the download goes to a temp
+folder and is moved into place only when complete; no secret is ever printed.
+
+What the download holds: the competition archive has ``train_sample_videos/`` (400
+labelled clips, with ``metadata.json``) and ``test_videos/`` (400 unlabelled clips). The
+paper's 825 clips came from the full training set: 50 parts ``dfdc_train_part_0.zip``
+.. ``dfdc_train_part_49.zip`` (470 GB), linked from the competition's Data page. Put
+the parts you download under ``data/dfdc/`` and use ``data.source: dfdc``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 COMPETITION = "deepfake-detection-challenge"
 RULES_URL = f"https://www.kaggle.com/c/{COMPETITION}/rules"
@@ -22,28 +35,69 @@ class KaggleSetupError(RuntimeError):
     """Something the user must fix before the download can work."""
 
 
+SAMPLE_NOTE = ("The competition download holds train_sample_videos/ (400 labelled clips) and test_videos/ "
+               "(unlabelled). The paper's 825 clips need the training parts dfdc_train_part_0.zip .. _49.zip "
+               "(linked from the competition's Data page): put them under data/dfdc/ and use data.source: dfdc.")
+
+
 def credential_files() -> list[Path]:
     dirs = [os.environ.get("KAGGLE_CONFIG_DIR"), Path.home() / ".kaggle", Path.home() / ".config" / "kaggle"]
     return [Path(d) / "kaggle.json" for d in dirs if d]
 
 
+def token_files() -> list[Path]:
+    return [Path.home() / ".kaggle" / "access_token", Path.home() / ".kaggle" / "access_token.txt"]
+
+
 def find_credentials() -> str:
-    """Where the credentials come from; raises KaggleSetupError when there are none."""
+    """Where the credentials come from (kaggle 2.x's order); raises KaggleSetupError when there are none."""
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "environment (KAGGLE_API_TOKEN)"
+    for path in token_files():
+        if path.is_file():
+            return str(path)
     if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
         return "environment (KAGGLE_USERNAME, KAGGLE_KEY)"
     for path in credential_files():
         if path.is_file():
             return str(path)
     raise KaggleSetupError(
-        "No Kaggle credentials. Create an API token at https://www.kaggle.com/settings (Account > API > "
-        "Create New Token), save it as ~/.kaggle/kaggle.json with `chmod 600 ~/.kaggle/kaggle.json`, or set "
-        f"KAGGLE_USERNAME and KAGGLE_KEY; then accept the competition rules at {RULES_URL}."
+        "No Kaggle credentials. Create an API token at https://www.kaggle.com/settings (API > Create New Token) "
+        "and set KAGGLE_API_TOKEN or save it as ~/.kaggle/access_token (or, for a legacy key, save kaggle.json "
+        "as ~/.kaggle/kaggle.json with `chmod 600`, or set KAGGLE_USERNAME and KAGGLE_KEY); then accept the "
+        f"competition rules at {RULES_URL}."
     )
 
 
+def secrets() -> list[str]:
+    """Every secret the credentials hold (tokens, keys, from the environment and the files), longest first."""
+    found = [os.environ.get(v) for v in ("KAGGLE_API_TOKEN", "KAGGLE_KEY")]
+    for path in token_files():
+        try:
+            found.append(path.read_text().strip())
+        except OSError:
+            pass
+    token = os.environ.get("KAGGLE_API_TOKEN")
+    if token and len(token) < 4096:
+        try:
+            if Path(token).is_file():
+                found.append(Path(token).read_text().strip())
+        except OSError:
+            pass
+    for path in credential_files():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            found += [str(v) for k, v in data.items() if k != "username" and v]
+    return sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True)
+
+
 def _redact(text: str) -> str:
-    key = os.environ.get("KAGGLE_KEY")
-    return text.replace(key, "***") if key else text
+    for secret in secrets():
+        text = text.replace(secret, "***")
+    return text
 
 
 def download(dest: str | Path, file_name: str | None = None) -> Path:
@@ -51,15 +105,20 @@ def download(dest: str | Path, file_name: str | None = None) -> Path:
     find_credentials()
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    from kaggle.api.kaggle_api_extended import KaggleApi  # imported late: it reads credentials
+    banner = io.StringIO()  # importing kaggle signs in and prints its own help: one line of ours instead
+    with contextlib.redirect_stdout(banner), contextlib.redirect_stderr(banner):
+        from kaggle.api.kaggle_api_extended import KaggleApi  # imported late: it reads credentials
 
     tmp = Path(tempfile.mkdtemp(prefix=".kaggle-", dir=dest.parent))
     try:
         api = KaggleApi()
         try:
-            api.authenticate()
+            with contextlib.redirect_stdout(banner), contextlib.redirect_stderr(banner):
+                api.authenticate()
         except (Exception, SystemExit) as err:
-            raise KaggleSetupError(f"Kaggle rejected the credentials: {_redact(str(err))}") from None
+            first = (str(err) or banner.getvalue()).strip().splitlines()[:1] or [type(err).__name__]
+            raise KaggleSetupError(f"Kaggle rejected the credentials from {find_credentials()}: "
+                                   f"{_redact(first[0])[:300]}") from None
         try:
             if file_name:
                 api.competition_download_file(COMPETITION, file_name, path=str(tmp), quiet=False)
@@ -78,6 +137,7 @@ def download(dest: str | Path, file_name: str | None = None) -> Path:
         if dest.exists():
             shutil.rmtree(dest)
         tmp.rename(dest)
+        log.warning(SAMPLE_NOTE)
         return dest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
