@@ -53,10 +53,10 @@ def _predict(args) -> int:
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(args.model, args.root)
     predictor = Predictor(checkpoint, args.threshold)
-    results = [predictor.predict(p) for p in expand_paths(args.paths)]
+    results = [predictor.predict(p) for p in expand_paths(args.paths, recursive=args.recursive)]
     if args.json:
         print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
-                          "results": [r.to_dict() for r in results]}, indent=1))
+                          "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False))
     else:
         print(f"model {predictor.payload['model']} ({checkpoint}), threshold {predictor.threshold:g}")
         for r in results:
@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=sorted(MODELS), help="a model of the last dvc repro (default: the best)")
     p.add_argument("--checkpoint", help="a checkpoint file (overrides --model)")
     p.add_argument("--threshold", type=float, help="decision threshold (default: chosen on validation)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON)")
+    p.add_argument("--no-recursive", dest="recursive", action="store_false",
+                   help="do not search the subfolders of a folder")
     p.add_argument("--root", default=".", help=argparse.SUPPRESS)
     p.set_defaults(func=_predict)
     i = sub.add_parser("info", help="what a checkpoint is: model, parameters, training data, metrics")

@@ -28,7 +28,7 @@ from dfd_utils.faces import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.io import process_pool, progress, read_json, sha256, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
-from dfd_utils.video import NUM_FRAMES, VideoError, probe, read_sampled_frames, resize
+from dfd_utils.video import NUM_FRAMES, VideoError, check_decoded, probe, read_sampled_frames, resize
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig, made_by: dict | N
     if not info.is_landscape:
         raise VideoError(path, f"portrait video ({info.width}x{info.height}); the study uses horizontal clips")
     frames, indices, decoded = read_sampled_frames(path, cfg.num_frames, info=info)  # (16, H, W, 3)
+    check_decoded(path, decoded, info.header_frames)  # a truncated clip is a skip, not 16 frames of its start
     face = track_clip(frames) if cfg.crop == "face" else None
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ orientation.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -20,7 +21,7 @@ from dfd_utils.flow import video_flow
 from dfd_utils.frames import FrameConfig, model_view
 from dfd_utils.models import Detector, load_checkpoint
 from dfd_utils.sources.metadata import VIDEO_SUFFIXES
-from dfd_utils.video import VideoError, read_sampled_frames
+from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames
 
 
 @dataclass
@@ -58,7 +59,11 @@ class Predictor:
         self.model, self.payload = load_checkpoint(checkpoint)
         self.model: Detector
         self.frames = input_config(self.payload, checkpoint)
-        self.threshold = float(threshold if threshold is not None else self.payload.get("threshold", 0.5))
+        chosen = threshold if threshold is not None else self.payload.get("threshold", 0.5)
+        if not isinstance(chosen, (int, float)) or not math.isfinite(chosen):
+            where = "--threshold" if threshold is not None else f"{checkpoint}: its threshold"
+            raise ValueError(f"{where} must be a finite number, got {chosen!r}")
+        self.threshold = float(chosen)
 
     def _inputs(self, frames: np.ndarray, warnings: list[str] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -78,10 +83,12 @@ class Predictor:
         start = time.perf_counter()
         result = Prediction(str(path), threshold=self.threshold)
         try:
-            frames, _, decoded = read_sampled_frames(path, self.frames.num_frames, allow_short=True)
+            info = probe(path)
+            frames, _, decoded = read_sampled_frames(path, self.frames.num_frames, allow_short=True, info=info)
+            check_decoded(path, decoded, info.header_frames)
         except VideoError as err:
             result.error = err.reason
-            result.seconds = time.perf_counter() - start
+            result.seconds = round(time.perf_counter() - start, 3)
             return result
         result.frames_decoded = decoded
         if decoded < self.frames.num_frames:
@@ -96,22 +103,34 @@ class Predictor:
             score = float((probs >= 0.5).mean()) if share_rule else float(probs.mean())
         else:
             score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
+        if not math.isfinite(score) or (result.frame_probs and not all(map(math.isfinite, result.frame_probs))):
+            result.error = "the model gave a non-finite score (NaN or infinity): no verdict"
+            result.frame_probs = None
+            result.seconds = round(time.perf_counter() - start, 3)
+            return result
         result.prob_fake = round(score, 4)
         result.verdict = "FAKE" if score >= self.threshold else "REAL"
         result.seconds = round(time.perf_counter() - start, 3)
         return result
 
 
-def expand_paths(paths: list[str | Path]) -> list[Path]:
+def expand_paths(paths: list[str | Path], recursive: bool = True) -> list[Path]:
     """Files as given (each is tried); folders expand to their video files by extension, sorted.
 
-    A DFDC folder holds metadata.json beside the clips: that is not a failure, just not a video.
+    Folders are searched recursively unless ``recursive`` is False (DFDC parts nest
+    their clips a level down). A DFDC folder holds metadata.json beside the clips:
+    that is not a failure, just not a video. A folder with no video is an error.
     """
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
-                              and f.suffix.lower() in VIDEO_SUFFIXES))
+            found = sorted(f for f in (p.rglob("*") if recursive else p.iterdir())
+                           if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in VIDEO_SUFFIXES
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
+            if not found:
+                hint = "" if recursive else " (--no-recursive: subfolders were not searched)"
+                raise FileNotFoundError(f"{p}: no video files found ({', '.join(sorted(VIDEO_SUFFIXES))}){hint}")
+            out.extend(found)
         else:
             out.append(p)
     return out

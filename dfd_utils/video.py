@@ -20,6 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# FFmpeg's own complaints ("moov atom not found", "partial file") go to stderr without the
+# file's name, once per open; our VideoError names the file and the reason instead.
+# OPENCV_FFMPEG_LOGLEVEL=16 (errors) brings them back for debugging.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 NUM_FRAMES = 16  # the paper samples 16 frames per video
 
 
@@ -146,6 +151,19 @@ def read_sampled_frames(
             raise VideoError(path, f"decodes to {decoded} then {decoded_again} frames")
     stack = np.stack([cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB) for i in indices])
     return stack, indices, decoded  # (k, H, W, 3) uint8 RGB
+
+
+def check_decoded(path: str | Path, decoded: int, header_frames: int) -> None:
+    """A still image or a truncated file is a failure with its reason, not a verdict.
+
+    A header that promises frames that do not decode (more than 10 % of them, and at
+    least 3) is a truncated download: a faststart mp4 cut short still opens, and its
+    frames would be sampled from the part that survived. One frame is a picture.
+    """
+    if decoded <= 1:
+        raise VideoError(path, f"{decoded} frame decodes: a still image or an empty clip, not a video")
+    if header_frames - decoded >= 3 and decoded < 0.9 * header_frames:
+        raise VideoError(path, f"truncated: {decoded} of the {header_frames} frames its header promises decode")
 
 
 def read_frames_by_seeking(path: str | os.PathLike, indices: list[int]) -> np.ndarray:

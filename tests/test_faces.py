@@ -4,6 +4,7 @@ The face is NASA's public-domain portrait of astronaut Eileen Collins, as shippe
 in scikit-image (``skimage.data.astronaut``): a real face the Haar cascade finds.
 """
 
+import dataclasses
 import json
 
 import cv2
@@ -232,7 +233,7 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
     result = predictor.predict(video)
     assert result.ok and len(result.frame_probs) == 16
     full = Predictor.__new__(Predictor)
-    full.model, full.input = predictor.model, {**predictor.input, "crop": "full"}
+    full.model, full.frames = predictor.model, dataclasses.replace(predictor.frames, crop="full")
     x_full, _ = full._inputs(read_sampled_frames(video)[0])
     assert np.abs(x_full.permute(0, 2, 3, 1).numpy().astype(int) - trained_on).mean() > 10  # crops differ
 

@@ -225,3 +225,106 @@ def test_kaggle_never_prints_a_secret_from_any_source(kaggle_home, tmp_path, mon
     assert secret not in str(err.value) and secret not in out.out + out.err and "***" in str(err.value)
     assert "banner" not in out.out + out.err  # the library's sign-in help stays out of the notebook
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ dfd predict: never a confident wrong answer
+def _model_checkpoint(path: Path, threshold=0.5, poison=False, cfg_extra=None, drop=None) -> Path:
+    import torch
+
+    from dfd_utils.models import build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("baseline", backbone="resnet18").eval()
+    if poison:
+        with torch.no_grad():
+            next(model.parameters()).fill_(float("nan"))
+    save_checkpoint(path, model, "baseline", {"backbone": "resnet18", **(cfg_extra or {})}, extra={
+        "threshold": threshold, "rule": "share", "config": {"frames": {"num_frames": 8, "height": 32, "width": 48}}})
+    if drop:
+        payload = torch.load(path, weights_only=True)
+        del payload[drop]
+        torch.save(payload, path)
+    return path
+
+
+def _predict(capsys, *args):
+    from dfd_utils.cli import main
+
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def small_clip(tmp_path):
+    return _clip(tmp_path / "clips" / "a.mp4", 72, 128, n=12)
+
+
+@pytest.mark.parametrize("case", ["nan_weights", "unknown_cfg_key", "missing_model_cfg", "nan_threshold_in_file"])
+def test_a_bad_checkpoint_exits_2_naming_the_file(tmp_path, small_clip, capsys, case):
+    ckpt = tmp_path / "bad.pt"
+    if case == "nan_weights":
+        _model_checkpoint(ckpt, poison=True)
+    elif case == "unknown_cfg_key":
+        _model_checkpoint(ckpt, cfg_extra={"wings": 2})
+    elif case == "missing_model_cfg":
+        _model_checkpoint(ckpt, drop="model_cfg")
+    else:
+        _model_checkpoint(ckpt, threshold=float("nan"))
+    code, out, err = _predict(capsys, "predict", small_clip, "--checkpoint", ckpt, "--json")
+    assert code == 2 and str(ckpt) in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_threshold_option_exits_2(tmp_path, small_clip, capsys, value):
+    ckpt = _model_checkpoint(tmp_path / "ok.pt")
+    code, out, err = _predict(capsys, "predict", small_clip, "--checkpoint", ckpt, f"--threshold={value}")
+    assert code == 2 and "--threshold must be a finite number" in err and out == ""
+
+
+def test_json_output_is_strict_and_the_preprocessing_comes_from_the_checkpoint(tmp_path, small_clip, capsys):
+    ckpt = _model_checkpoint(tmp_path / "ok.pt")
+    code, out, _ = _predict(capsys, "predict", small_clip, "--checkpoint", ckpt, "--json")
+    result = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))["results"][0]
+    assert code == 0 and len(result["frame_probs"]) == 8  # config.frames.num_frames of the checkpoint
+
+
+def test_a_folder_is_searched_recursively_and_an_empty_one_is_an_error(tmp_path, small_clip, capsys):
+    ckpt = _model_checkpoint(tmp_path / "ok.pt")
+    nested = tmp_path / "top"
+    (nested / "part_0").mkdir(parents=True)
+    _clip(nested / "part_0" / "deep.mp4", 72, 128, n=12)
+    code, out, _ = _predict(capsys, "predict", nested, "--checkpoint", ckpt, "--json")
+    assert code == 0 and [Path(r["path"]).name for r in json.loads(out)["results"]] == ["deep.mp4"]
+    code, out, err = _predict(capsys, "predict", nested, "--checkpoint", ckpt, "--no-recursive", "--json")
+    assert code == 2 and "no video files found" in err and "--no-recursive" in err and out == ""
+
+
+@pytest.mark.parametrize("case", ["still_image", "single_frame", "truncated_faststart"])
+def test_a_still_image_or_a_truncated_file_is_a_failure_not_a_verdict(tmp_path, capsys, case):
+    import subprocess
+
+    import cv2
+
+    from conftest import ffmpeg, numbered_frames
+
+    ckpt = _model_checkpoint(tmp_path / "ok.pt")
+    path = tmp_path / f"{case}.mp4"
+    if case == "still_image":
+        cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((72, 128, 3), 120, np.uint8))
+        (tmp_path / "photo.jpg").rename(path)
+    elif case == "single_frame":
+        _clip(path, 72, 128, n=1)
+    else:
+        frames = numbered_frames(120, 72, 128)
+        whole = tmp_path / "whole.mp4"
+        subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x72",
+                        "-r", "30", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                        str(whole)], input=frames.tobytes(), check=True)
+        data = whole.read_bytes()
+        path.write_bytes(data[: int(len(data) * 0.8)])  # the header survives, a fifth of the frames do not
+    code, out, err = _predict(capsys, "predict", path, "--checkpoint", ckpt, "--json")
+    result = json.loads(out)["results"][0]
+    assert code == 1 and result["verdict"] is None and result["prob_fake"] is None
+    assert ("still image" in result["error"]) if case != "truncated_faststart" else \
+        ("truncated: 73 of the 120 frames" in result["error"])

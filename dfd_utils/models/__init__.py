@@ -68,11 +68,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Detect
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a dfd checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    model = build_model(payload["model"], weights=None, **payload["model_cfg"])
+    missing = [k for k in ("model", "model_cfg", "state_dict") if k not in payload]
+    if missing:
+        raise ValueError(f"{path}: damaged dfd checkpoint, {', '.join(missing)} missing")
+    if payload["model"] not in MODELS or not isinstance(payload["model_cfg"], dict):
+        raise ValueError(f"{path}: names model {payload['model']!r}; expected one of {sorted(MODELS)}")
+    try:
+        model = build_model(payload["model"], weights=None, **payload["model_cfg"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: its model_cfg cannot build {payload['model']!r} ({err})") from None
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise ValueError(f"{path}: weights do not fit model {payload['model']!r}: {str(err)[:300]}") from None
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ValueError(f"{path}: weights hold NaN or infinity ({', '.join(bad[:3])}{'...' if len(bad) > 3 else ''})"
+                         ": the model cannot give a meaningful score")
     return model.eval(), payload
 
 
