@@ -176,6 +176,8 @@ class StudyConfig:
         check_range("workers", self.workers, 0, kind=int)
         if self.device not in ("cpu", "auto") and not str(self.device).startswith("cuda"):
             raise ValueError(f"device must be cpu, cuda or auto, got {self.device!r}")
+        if self.data.source != "faces":  # the faces source fixes its splits by identity
+            self.splits.check_count(self.data.num_videos, f"splits (for data.num_videos = {self.data.num_videos})")
 
     def train_for(self, name: str) -> tuple[TrainConfig, ModelSettings]:
         """The loop's and the model's settings for model ``name``: ``train`` with ``models.<name>`` on top."""

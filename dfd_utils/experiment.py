@@ -30,6 +30,7 @@ from dfd_utils.evaluate import (
 )
 from dfd_utils.frames import FrameConfig
 from dfd_utils.io import write_json_atomic
+from dfd_utils.lock import writing
 from dfd_utils.models import Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.settings import EvaluateConfig, ModelSettings
@@ -114,8 +115,9 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
 
         return Live(str(paths.dvclive / name), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None)
 
-    fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
-                 model_settings=mcfg)
+    with writing(run_dir):
+        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
+                     model_settings=mcfg)
     model = model.float().to(memory_format=torch.contiguous_format).cpu()
     grid = eval_cfg.threshold_grid
     topk = eval_cfg.topk

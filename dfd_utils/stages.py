@@ -14,6 +14,7 @@ from dfd_utils.config import build, data_config
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.frames import FrameConfig, extract_all, face_crop_summary, write_index
 from dfd_utils.io import read_json, sha256, write_json_atomic
+from dfd_utils.lock import writing
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.sources import dfdc, faces, kaggle
 from dfd_utils.sources.metadata import load_subset
@@ -31,16 +32,17 @@ def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int 
     """Stage 01: the DFDC-format subset (mp4 + metadata.json + checksums.json) from the chosen source."""
     paths = Paths.at(root)
     cfg = data_config(data)
-    if cfg.source == "synthetic":
-        return generate(cfg.generator(seed), paths.subset, workers=_workers(workers))
-    if cfg.source == "faces":
-        return faces.generate(cfg.generator(seed), paths.subset)
-    folder = Path(cfg.dfdc_path or paths.external / "dfdc")
-    folder = folder if folder.is_absolute() else project_root() / folder
-    if cfg.source == "kaggle":
-        folder = kaggle.download(paths.external / "kaggle")
-    metadata, _ = dfdc.select_subset(folder, paths.subset, cfg.num_videos, cfg.fake_share, seed)
-    return metadata
+    with writing(paths.subset):
+        if cfg.source == "synthetic":
+            return generate(cfg.generator(seed), paths.subset, workers=_workers(workers))
+        if cfg.source == "faces":
+            return faces.generate(cfg.generator(seed), paths.subset)
+        folder = Path(cfg.dfdc_path or paths.external / "dfdc")
+        folder = folder if folder.is_absolute() else project_root() / folder
+        if cfg.source == "kaggle":
+            folder = kaggle.download(paths.external / "kaggle")
+        metadata, _ = dfdc.select_subset(folder, paths.subset, cfg.num_videos, cfg.fake_share, seed)
+        return metadata
 
 
 def source_checksums(folder: Path, records) -> dict[str, str]:
@@ -62,6 +64,12 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
     shares = build(SplitConfig, splits, "splits")
     folder = Path(subset) if subset is not None else paths.subset
     records, skipped = load_subset(folder)
+    with writing(paths.frames):
+        return _extract_frames(paths, cfg, shares, folder, records, skipped, seed, workers)
+
+
+def _extract_frames(paths: Paths, cfg: FrameConfig, shares: SplitConfig, folder: Path, records, skipped, seed: int,
+                    workers: int) -> dict:
     done, failed = extract_all(records, paths.frames, cfg, workers=_workers(workers),
                                checksums=source_checksums(folder, records))
     kept = [r for r in records if r.name in done]
@@ -85,6 +93,8 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
 def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:
     """Stage 03: Farneback flow for every extracted video."""
     paths = Paths.at(root)
+    cfg = build(FlowConfig, flow, "flow")
     names = sorted(read_json(paths.splits))
-    compute_all(names, paths.frames, paths.flow, build(FlowConfig, flow, "flow"), workers=_workers(workers))
+    with writing(paths.flow):
+        compute_all(names, paths.frames, paths.flow, cfg, workers=_workers(workers))
     return names

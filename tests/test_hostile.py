@@ -328,3 +328,37 @@ def test_a_still_image_or_a_truncated_file_is_a_failure_not_a_verdict(tmp_path, 
     assert code == 1 and result["verdict"] is None and result["prob_fake"] is None
     assert ("still image" in result["error"]) if case != "truncated_faststart" else \
         ("truncated: 73 of the 120 frames" in result["error"])
+
+
+# ------------------------------------------------------------------ stages: one writer, parameters checked first
+def test_a_second_run_of_a_stage_on_the_same_root_stops_at_once(tmp_path):
+    from dfd_utils.lock import Busy, writing
+    from dfd_utils.paths import Paths
+    from dfd_utils.stages import make_subset
+
+    data = {"source": "synthetic", "num_videos": 4, "fake_share": 0.5, "synthetic": {"height": 72, "width": 128}}
+    with writing(Paths.at(tmp_path).subset):  # another run holds the subset
+        with pytest.raises(Busy, match=r"subset is being written by pid \d+"):
+            make_subset(data, tmp_path, workers=1)
+    assert not (Paths.at(tmp_path).subset / "metadata.json").exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"data": {"num_videos": 8}}, "leave a split empty"),
+    ({"splits": {"train": 0.99, "val": 0.005, "test": 0.005}}, "leave a split empty"),
+    ({"train": {"epochs": -1}}, "train.epochs must be >= 1"),
+    ({"frames": {"num_frames": 0}}, "frames.num_frames must be >= 2"),
+    ({"frames": {"height": 0}}, "frames.height must be >= 16"),
+])
+def test_parameters_are_refused_at_load_before_any_work(change, message):
+    import copy
+
+    import yaml
+
+    from dfd_utils.config import ConfigError, parse
+
+    params = copy.deepcopy(yaml.safe_load((Path(__file__).parent.parent / "profiles" / "demo.yaml").read_text()))
+    for section, values in change.items():
+        params[section].update(values)
+    with pytest.raises(ConfigError, match=message):
+        parse(params)
