@@ -10,6 +10,7 @@ weights as one that never stopped (tested).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -220,7 +221,6 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    batch_size = cfg.batch_frames if model.level == "frame" else cfg.batch_videos
     state = {"epoch": 0, "history": [], "best_score": [-math.inf, -math.inf], "best_epoch": -1, "stale": 0}
     last = run_dir / "last.pt"
     saved = _load_last(last)
@@ -238,22 +238,23 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
         log.warning("%s starts over: %s", run_dir, why)
         for old in (last, run_dir / "best.pt"):
             old.unlink(missing_ok=True)
-    logger = live(why is None) if live is not None else None
-    try:
-        _epochs(model, train, val, cfg, run_dir, device, state, optimizer, scaler, generator, loss_fn, batch_size,
-                made_by, logger, on_epoch_end)
-    finally:
+    with contextlib.ExitStack() as cleanup:
+        logger = live(why is None) if live is not None else None
         if logger is not None:
-            logger.end()
+            cleanup.callback(logger.end)
+        _run_epochs(model, train, val, cfg, run_dir, state, optimizer, scaler, generator, loss_fn, made_by, logger,
+                    on_epoch_end)
     best = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
     model.load_state_dict(best["model"])
     return {"history": state["history"], "best_epoch": state["best_epoch"], "class_weights": weights,
             "made_by": made_by}
 
 
-def _epochs(model, train, val, cfg, run_dir, device, state, optimizer, scaler, generator, loss_fn, batch_size,
-            made_by, live, on_epoch_end) -> None:
-    """The epochs still to run; after each, the whole state is saved to ``last.pt``."""
+def _run_epochs(model, train, val, cfg, run_dir, state, optimizer, scaler, generator, loss_fn, made_by, live,
+                on_epoch_end) -> None:
+    """The epochs still to run (``state`` says where the run stands); after each, all of it goes to ``last.pt``."""
+    device = resolve_device(cfg.device)
+    batch_size = cfg.batch_frames if model.level == "frame" else cfg.batch_videos
     last = run_dir / "last.pt"
     val_labels = item_labels(model, val)
     while state["epoch"] < cfg.epochs and state["stale"] < cfg.patience:

@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from dfd_utils.pipeline import load_params, notebook_path, parameters_for
+from dfd_utils.provenance import imported_modules, module_closure
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "profiles").glob("*.yaml")}
@@ -65,43 +66,6 @@ def test_every_stage_notebook_exists_and_params_are_known():
         assert notebook_path(nb).is_file()
 
 
-def _module_file(module: str) -> Path | None:
-    """``dfd_utils.x.y`` -> its file (module or package ``__init__``), or None outside the package."""
-    if not module.startswith("dfd_utils"):
-        return None
-    base = ROOT / module.replace(".", "/")
-    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-
-
-def _imports(source: str) -> set[str]:
-    import ast
-
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}  # "from dfd_utils import plots"
-    return found
-
-
-def _closure(modules: set[str]) -> set[Path]:
-    """Every dfd_utils file that importing ``modules`` loads (parent packages included)."""
-    seen: set[Path] = set()
-    todo = list(modules)
-    while todo:
-        module = todo.pop()
-        parts = module.split(".")
-        for i in range(1, len(parts) + 1):
-            path = _module_file(".".join(parts[:i]))
-            if path is None or not path.is_file() or path in seen:
-                continue
-            seen.add(path)
-            todo += list(_imports(path.read_text()))
-    return seen
-
-
 def test_stage_deps_cover_every_module_the_notebook_imports():
     """A change to any module a stage runs must rerun the stage (and only those: no `dfd_utils` catch-all)."""
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -114,7 +78,8 @@ def test_stage_deps_cover_every_module_the_notebook_imports():
             "".join(line[: len(line) - len(line.lstrip())] + "pass\n" if line.lstrip().startswith(("!", "%"))
                     else line for line in c["source"])
             for nb in notebooks for c in json.loads((ROOT / nb).read_text())["cells"] if c["cell_type"] == "code")
-        needed = {p.relative_to(ROOT) for p in _closure(_imports(code)) if p != ROOT / "dfd_utils/__init__.py"}
+        needed = {p.relative_to(ROOT) for p in module_closure(imported_modules(code))
+                  if p != ROOT / "dfd_utils/__init__.py"}
         deps = [ROOT / d for d in s["deps"]]
         covered = {n for n in needed if any((ROOT / n) == d or d in (ROOT / n).parents for d in deps)}
         assert needed == covered, f"stage {name}: add {sorted(map(str, needed - covered))} to its deps"
