@@ -362,3 +362,83 @@ def test_parameters_are_refused_at_load_before_any_work(change, message):
         params[section].update(values)
     with pytest.raises(ConfigError, match=message):
         parse(params)
+
+
+def test_a_malicious_checkpoint_is_refused_without_running_its_code(tmp_path, small_clip, capsys):
+    import torch
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"format": "dfd-checkpoint-v1", "model": Payload()}, tmp_path / "evil.pt")
+    code, out, err = _predict(capsys, "predict", small_clip, "--checkpoint", tmp_path / "evil.pt")
+    assert code == 2 and "evil.pt: not a readable PyTorch checkpoint" in err and not marker.exists()
+
+
+def test_a_truncated_clip_is_a_skip_in_stage_02_not_frames_of_its_start(tmp_path):
+    import subprocess
+
+    from conftest import ffmpeg, numbered_frames
+    from dfd_utils.frames import FrameConfig, extract_all
+    from dfd_utils.sources.metadata import VideoRecord
+
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x72",
+                    "-r", "30", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                    str(whole)], input=numbered_frames(120, 72, 128).tobytes(), check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])
+    done, skips = extract_all([VideoRecord("cut.mp4", cut, 1, None)], tmp_path / "frames",
+                              FrameConfig(height=32, width=48, size_3d=32), workers=1)
+    assert not done and "cut.mp4" in skips[0].name and "truncated: 73 of the 120 frames" in skips[0].reason
+
+
+def test_learning_curves_continue_after_a_resume_without_a_second_step_0(tmp_path):
+    """DVCLive rows: one per epoch, numbered 0, 1, 2, ... across an interruption."""
+    import torch
+
+    from dfd_utils.datasets import SplitData
+    from dfd_utils.models import build_model
+    from dfd_utils.settings import TrainConfig
+    from dfd_utils.train import fit
+
+    rows: list[tuple[int, str]] = []
+    made: list[bool] = []
+
+    class FakeLive:
+        step = 0
+
+        def log_metric(self, name, value):
+            rows.append((self.step, name))
+
+        def next_step(self):
+            self.step += 1
+
+        def end(self):
+            pass
+
+    def factory(resume):
+        made.append(resume)
+        return FakeLive()
+
+    g = torch.Generator().manual_seed(0)
+    split = SplitData([f"v{i}" for i in range(4)], [f"v{i}" for i in range(4)], torch.tensor([0.0, 1, 0, 1]),
+                      torch.randint(0, 255, (4, 2, 3, 32, 32), generator=g, dtype=torch.uint8), None, None)
+    cfg = TrainConfig(epochs=3, patience=5, precision="fp32", channels_last=False, batch_frames=4)
+
+    def crash(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model("baseline", backbone="resnet18", hidden=4), split, split, cfg, tmp_path, live=factory,
+            on_epoch_end=crash)
+    torch.manual_seed(0)
+    fit(build_model("baseline", backbone="resnet18", hidden=4), split, split, cfg, tmp_path, live=factory)
+    steps = sorted({step for step, name in rows if name == "val_auc"})
+    assert made == [False, True] and steps == [0, 1, 2]
+    assert sum(name == "val_auc" for _, name in rows) == 3  # no epoch logged twice
