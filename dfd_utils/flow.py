@@ -129,10 +129,10 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
     flow_root.mkdir(parents=True, exist_ok=True)
     (flow_root / "flow_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     keep = {video_stem(n) for n in names}
-    stale = [p for p in flow_root.glob("*.npy") if p.stem not in keep]
-    for p in stale:
+    stale = [p for p in flow_root.glob("*.npy") if p.stem not in keep and p.with_suffix(".json").is_file()]
+    for p in stale:  # only flow this stage wrote (it has a stamp beside it)
         p.unlink()
-        p.with_suffix(".json").unlink(missing_ok=True)
+        p.with_suffix(".json").unlink()
     for p in flow_root.glob(".*.tmp.npy"):
         p.unlink()
     if stale:
