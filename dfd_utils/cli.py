@@ -29,10 +29,13 @@ def best_by_validation(paths: Paths) -> str:
     for name in MODELS:
         path = paths.metrics / f"{name}.json"
         if path.is_file():
-            auc = read_json(path).get("val_video", {}).get("roc_auc")
-            found[name] = auc if isinstance(auc, (int, float)) and auc == auc else float("-inf")
+            val = read_json(path).get("val_video")
+            auc = val.get("roc_auc") if isinstance(val, dict) else None
+            if isinstance(auc, (int, float)) and auc == auc:
+                found[name] = auc
     if not found:
-        raise FileNotFoundError(f"{paths.metrics}: no trained models yet; run `make repro` or pass --checkpoint")
+        raise FileNotFoundError(f"{paths.metrics}: no trained models yet (none with a validation score); "
+                                "run `make repro`, or pass --model or --checkpoint")
     order = list(MODELS)
     return max(found, key=lambda name: (found[name], -order.index(name)))  # ties: the simpler model (paper order)
 

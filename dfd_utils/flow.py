@@ -89,7 +89,7 @@ def flow_stamp(frames_root: Path, name: str, cfg: FlowConfig) -> dict:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.read_bytes())
-    return stamp({"frames": digest.hexdigest()}, asdict(cfg), code_version(__name__, libraries=("opencv", "numpy")))
+    return stamp({"frames": digest.hexdigest()}, asdict(cfg), CODE)
 
 
 def _saved_stamp(path: Path) -> dict | None:
@@ -101,9 +101,8 @@ def _saved_stamp(path: Path) -> dict | None:
 
 def _flow_job(args) -> tuple[str, str | None]:
     """One video: reuse its flow if the stamp matches, else compute. -> (name, why it was redone or None)."""
-    name, frames_root, flow_root, cfg = args
+    name, frames_root, flow_root, cfg, made_by = args
     out, record = flow_path(flow_root, name), stamp_path(flow_root, name)
-    made_by = flow_stamp(frames_root, name, cfg)
     why = why_stale(_saved_stamp(record), made_by) if out.is_file() else "not made yet"
     if why is None:
         return name, None
@@ -129,15 +128,15 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
     flow_root.mkdir(parents=True, exist_ok=True)
     (flow_root / "flow_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     keep = {video_stem(n) for n in names}
-    stale = [p for p in flow_root.glob("*.npy") if p.stem not in keep]
-    for p in stale:
+    stale = [p for p in flow_root.glob("*.npy") if p.stem not in keep and p.with_suffix(".json").is_file()]
+    for p in stale:  # only flow this stage wrote (it has a stamp beside it)
         p.unlink()
-        p.with_suffix(".json").unlink(missing_ok=True)
+        p.with_suffix(".json").unlink()
     for p in flow_root.glob(".*.tmp.npy"):
         p.unlink()
     if stale:
         log.warning("%s: removed the flow of %d videos no longer listed", flow_root, len(stale))
-    jobs = [(n, frames_root, flow_root, cfg) for n in names]
+    jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg)) for n in names]  # stamped here
     redone = Redone("flow")
     with process_pool(workers) as pool:
         for name, why in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
@@ -150,3 +149,6 @@ def load_flow(root: str | Path, name: str) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no flow for {name} (run the optical flow stage)")
     return np.load(path)  # (T, 2, H, W) float16
+
+
+CODE = code_version(__name__, libraries=("opencv", "numpy"))  # hashed at import (see frames.CODE)

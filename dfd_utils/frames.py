@@ -46,9 +46,9 @@ class FrameConfig:
     def __post_init__(self):
         if self.crop not in ("full", "face"):
             raise ValueError(f"crop must be 'full' or 'face', got {self.crop!r}")
-        check_range("num_frames", self.num_frames, 2, kind=int)  # flow needs two
+        check_range("num_frames", self.num_frames, 2, 512, kind=int)  # flow needs two
         for name in ("height", "width", "size_3d"):
-            check_range(name, getattr(self, name), 16, kind=int)  # the backbones' stride-32 trunk needs a few pixels
+            check_range(name, getattr(self, name), 16, 4096, kind=int)  # a stride-32 trunk needs a few pixels
         check_range("jpeg_quality", self.jpeg_quality, 1, 100, kind=int)
         check_range("crop_margin", self.crop_margin, 0, 5)
 
@@ -91,7 +91,7 @@ def model_view(frames: np.ndarray, height: int, width: int, face: FaceTrack | No
 
 def frame_stamp(source_sha256: str, cfg: FrameConfig) -> dict:
     """What one video's frames are made from: the source video's content, every frame setting, this code."""
-    return stamp({"video": source_sha256}, asdict(cfg), code_version(__name__, libraries=("opencv", "numpy")))
+    return stamp({"video": source_sha256}, asdict(cfg), CODE)
 
 
 def _files_digest(files: list[Path]) -> str:
@@ -149,6 +149,9 @@ def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict]) -> tuple[str
     out_dir = root / video_stem(record.name)
     saved = _read_info(out_dir)
     why = why_stale(saved.get("made_by"), made_by) if saved else "not made yet"
+    if why is None and not all((out_dir / sub / frame_name(i)).is_file() for sub in ("", "3d")
+                               for i in range(cfg.num_frames)):
+        why = "some of its frame files are gone"
     if why is None:
         return record.name, saved, None, None
     cv2.setNumThreads(1)
@@ -238,3 +241,8 @@ def load_video_frames(root: str | Path, name: str, three_d: bool = False) -> np.
     if not files:
         raise FileNotFoundError(f"{folder}: no frames (run the frame extraction stage)")
     return np.stack([imread_rgb(f) for f in files])
+
+
+# The code that makes frames, hashed when this module is imported: an edit made while a
+# run is going (a long `make repro`) must not be stamped on frames the old code made.
+CODE = code_version(__name__, libraries=("opencv", "numpy"))

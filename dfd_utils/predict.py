@@ -46,7 +46,10 @@ class Prediction:
 
 def input_config(payload: dict, checkpoint: str | Path) -> FrameConfig:
     """The frame settings the model was trained on: the checkpoint's ``config.frames`` (older ones: ``input``)."""
-    values = (payload.get("config") or {}).get("frames") or payload.get("input") or {}
+    config = payload.get("config")
+    values = (config.get("frames") if isinstance(config, dict) else None) or payload.get("input") or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{checkpoint}: its frame settings are not a mapping ({type(values).__name__})")
     known = {f.name for f in fields(FrameConfig)}
     try:
         return FrameConfig(**{k: v for k, v in values.items() if k in known})

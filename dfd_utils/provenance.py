@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import json
 import logging
 import time
 from collections import Counter
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from dfd_utils.io import sha256, write_json_atomic
@@ -75,16 +75,15 @@ def module_closure(modules: set[str] | list[str] | tuple[str, ...]) -> set[Path]
     return seen
 
 
-LIBRARIES = {"opencv": "opencv-python-headless", "numpy": "numpy", "torch": "torch", "torchvision": "torchvision"}
+LIBRARIES = {"opencv": "cv2", "numpy": "numpy", "torch": "torch", "torchvision": "torchvision"}  # name -> module
 
 
 def _library_version(name: str) -> str:
-    for dist in (LIBRARIES.get(name, name), name):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return "absent"
+    """The version the library itself reports (whichever wheel provides it: opencv-python, -headless, -contrib)."""
+    try:
+        return str(importlib.import_module(LIBRARIES.get(name, name)).__version__)
+    except (ImportError, AttributeError):
+        return "absent"
 
 
 @cache
@@ -189,10 +188,18 @@ class Ledger:
         self.folder = Path(folder)
         path = self.folder / self.FILE
         try:
-            self.entries: dict = json.loads(path.read_text()) if path.is_file() else {}
+            entries = json.loads(path.read_text()) if path.is_file() else {}
         except ValueError:
             log.warning("%s: unreadable, every file is made again", path)
-            self.entries = {}
+            entries = {}
+        if not isinstance(entries, dict):
+            log.warning("%s: not a JSON object, every file is made again", path)
+            entries = {}
+        planted = sorted(str(k) for k, v in entries.items() if not (is_plain_name(k) and isinstance(v, dict)))
+        if planted:  # a ledger comes back with a DVC checkout: never trust it with a path
+            log.warning("%s: ignored %d entries that are not plain file names in this folder: %s", path,
+                        len(planted), planted[:3])
+        self.entries = {k: v for k, v in entries.items() if str(k) not in planted}
         self._saved = time.monotonic()
 
     def why(self, name: str, made_by: dict) -> str | None:
@@ -206,8 +213,10 @@ class Ledger:
         if entry is None or not path.is_file():
             return "not made yet" if entry is None else "its file is gone"
         why = why_stale(entry.get("made_by"), made_by)
-        if why is None and _stat(path) != entry.get("stat") and entry.get("sha256") != sha256(path):
-            return "its file was changed by hand"
+        if why is None and _stat(path) != entry.get("stat"):
+            if entry.get("sha256") != sha256(path):
+                return "its file was changed by hand"
+            entry["stat"] = _stat(path)  # same bytes, new mtime (a DVC checkout): hash it once, not every run
         return why
 
     def record(self, name: str, made_by: dict, digest: str | None = None) -> None:
@@ -241,6 +250,12 @@ class Ledger:
         sums = {n: self.entries[n]["sha256"] for n in sorted(names)}
         write_json_atomic(self.folder / "checksums.json", sums)
         return sums
+
+
+def is_plain_name(name) -> bool:
+    """A bare file name: no folder part, no ``..``, not absolute, not too long for a file system."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
+            and "\\" not in name and "\0" not in name and not (len(name) > 1 and name[1] == ":"))
 
 
 def _stat(path: Path) -> list[int]:

@@ -194,7 +194,7 @@ def run_stamp(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfi
     weights = tensor_digest(*(v for _, v in sorted(model.state_dict().items())))
     settings = {**{k: v for k, v in asdict(cfg).items() if k != "epochs"}, "device": device.type,
                 "model": type(model).__name__, "model_settings": model_settings or {}}
-    code = code_version(__name__, type(model).__module__, libraries=("torch", "torchvision", "numpy"))
+    code = {**CODE, "model_module": type(model).__module__}
     return stamp({"train": split_digest(train), "val": split_digest(val), "initial_weights": weights}, settings, code)
 
 
@@ -319,3 +319,8 @@ def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+# The loop, the models (dfd_utils.models imports all five), the datasets and losses, hashed
+# when this module is imported: an edit made during a long run is not stamped on its runs.
+CODE = code_version(__name__, libraries=("torch", "torchvision", "numpy"))

@@ -82,7 +82,7 @@ def test_the_subset_holds_copies_so_the_users_files_never_change(part, tmp_path)
         copy = tmp_path / "subset" / name
         assert copy.stat().st_ino != (part / name).stat().st_ino
     copy.chmod(0o400)  # what a DVC cache may do to an output
-    assert (part / name).stat().st_mode & 0o200
+    assert (part / name).stat().st_mode & 0o200  # the user's file keeps its permissions (a hard link would not)
 
 
 def test_a_file_the_stage_did_not_write_is_never_removed(part, tmp_path):
@@ -159,7 +159,7 @@ def dfdc_families(tmp_path, monkeypatch):
 def test_the_papers_subset_is_selected_exactly_on_dfdc_like_families(dfdc_families, tmp_path):
     metadata, _ = dfdc.select_subset(dfdc_families, tmp_path / "subset", num_videos=825, fake_share=0.6, seed=0)
     fakes = sum(e["label"] == "FAKE" for e in metadata.values())
-    assert abs(len(metadata) - 825) <= 1 and abs(fakes - 495) <= 1
+    assert len(metadata) == 825 and fakes == 495
     assert all(e["original"] in metadata for e in metadata.values() if e["label"] == "FAKE")
     selection = json.loads((tmp_path / "subset" / "selection.json").read_text())
     assert selection["shortfall"] == 0 and selection["fake"] == fakes
@@ -442,3 +442,102 @@ def test_learning_curves_continue_after_a_resume_without_a_second_step_0(tmp_pat
     steps = sorted({step for step, name in rows if name == "val_auc"})
     assert made == [False, True] and steps == [0, 1, 2]
     assert sum(name == "val_auc" for _, name in rows) == 3  # no epoch logged twice
+
+
+# ------------------------------------------------------------------ from the review: more hostile DFDC inputs
+def test_a_planted_ledger_entry_never_deletes_a_file_outside(part, tmp_path):
+    out = tmp_path / "subset"
+    dfdc.select_subset(part.parent, out, num_videos=4, fake_share=0.5, seed=0)
+    victim = tmp_path / "victim.mp4"
+    victim.write_text("mine")
+    ledger = json.loads((out / "provenance.json").read_text())
+    ledger[str(victim)] = ledger["../x.mp4"] = {"made_by": {}, "sha256": "0" * 64, "stat": [0, 0]}
+    (out / "provenance.json").write_text(json.dumps(ledger))
+    dfdc.select_subset(part.parent, out, num_videos=2, fake_share=0.5, seed=0)  # prunes what it no longer needs
+    assert victim.read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["same", "subset_inside_data", "data_inside_subset"])
+def test_a_dfdc_path_overlapping_the_subset_is_refused_before_any_work(part, where):
+    data = part.parent
+    out = {"same": data, "subset_inside_data": data / "artifacts" / "subset",
+           "data_inside_subset": data.parent}[where]
+    before = sorted(p.name for p in part.iterdir())
+    with pytest.raises(ValueError, match="overlap"):
+        dfdc.select_subset(data, out, num_videos=4, fake_share=0.5, seed=0)
+    assert sorted(p.name for p in part.iterdir()) == before
+
+
+@pytest.mark.parametrize("label", [["REAL"], 1, None, {"x": 1}])
+def test_a_label_of_the_wrong_type_is_a_skip(part, tmp_path, label):
+    _clip(part / "odd.mp4")
+    _add_entries(part, {"odd.mp4": {"label": label}})
+    _, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=4, fake_share=0.5, seed=0)
+    assert any(s.name == "odd.mp4" and "unknown label" in s.reason for s in skips)
+
+
+def test_a_key_too_long_for_the_file_system_is_a_skip(part, tmp_path):
+    _add_entries(part, {"a" * 300 + ".mp4": {"label": "REAL"}})
+    _, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=4, fake_share=0.5, seed=0)
+    assert any("not a plain file name" in s.reason for s in skips)
+
+
+def test_a_corrupt_zip_member_is_a_skip_and_leaves_no_temp_file(tmp_path):
+    folder = tmp_path / "dfdc"
+    folder.mkdir()
+    good = _clip(tmp_path / "good.mp4")
+    meta = {"r0.mp4": {"label": "REAL"}, "f0.mp4": {"label": "FAKE", "original": "r0.mp4"},
+            "r1.mp4": {"label": "REAL"}, "f1.mp4": {"label": "FAKE", "original": "r1.mp4"}}
+    zpath = folder / "part.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:  # stored, so the bytes of f1.mp4 can be damaged in place
+        zf.writestr("metadata.json", json.dumps(meta))
+        for name in meta:
+            zf.write(good, name)
+    data = bytearray(zpath.read_bytes())
+    with zipfile.ZipFile(zpath) as zf:
+        info = zf.getinfo("f1.mp4")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + 100: start + 110] = b"\x00" * 10  # a bad CRC on read
+    zpath.write_bytes(bytes(data))
+    metadata, skips = dfdc.select_subset(folder, tmp_path / "subset", num_videos=4, fake_share=0.5, seed=0)
+    assert any(s.name == "f1.mp4" and "cannot be copied out" in s.reason for s in skips)
+    assert "f1.mp4" not in metadata and not list((tmp_path / "subset").glob(".*.tmp"))
+
+
+def test_zip_members_with_a_dot_prefix_are_read(tmp_path):
+    folder = tmp_path / "dfdc"
+    folder.mkdir()
+    good = _clip(tmp_path / "good.mp4")
+    with zipfile.ZipFile(folder / "part.zip", "w") as zf:
+        zf.writestr("./part/metadata.json", json.dumps({"r.mp4": {"label": "REAL"},
+                                                         "f.mp4": {"label": "FAKE", "original": "r.mp4"}}))
+        zf.write(good, "./part/r.mp4")
+        zf.write(good, "./part/f.mp4")
+    metadata, _ = dfdc.select_subset(folder, tmp_path / "subset", num_videos=2, fake_share=0.5, seed=0)
+    assert sorted(metadata) == ["f.mp4", "r.mp4"]
+
+
+@pytest.mark.parametrize("num_videos,fake_share", [(2, 0.8), (2, 0.2), (10, 0.01)])
+def test_a_subset_with_no_fake_or_no_real_is_refused(part, tmp_path, num_videos, fake_share):
+    with pytest.raises(ValueError, match="at least one of each"):
+        dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=num_videos, fake_share=fake_share)
+
+
+def test_originals_without_fakes_do_not_crowd_out_an_exact_selection(dfdc_families, tmp_path):
+    folder = dfdc_families / "dfdc_train_part_0"
+    meta = json.loads((folder / "metadata.json").read_text())
+    for i in range(300):  # many originals whose fakes are not in this part
+        (folder / f"lonely{i:03d}.mp4").write_bytes(b"r")
+        meta[f"lonely{i:03d}.mp4"] = {"label": "REAL"}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    for seed in range(3):
+        metadata, _ = dfdc.select_subset(dfdc_families, tmp_path / f"s{seed}", num_videos=825, fake_share=0.6,
+                                         seed=seed)
+        assert len(metadata) == 825 and sum(e["label"] == "FAKE" for e in metadata.values()) == 495
+
+
+def test_the_selection_is_the_same_for_a_seed_and_differs_between_seeds(dfdc_families, tmp_path):
+    a, _ = dfdc.select_subset(dfdc_families, tmp_path / "a", num_videos=100, fake_share=0.6, seed=1)
+    b, _ = dfdc.select_subset(dfdc_families, tmp_path / "b", num_videos=100, fake_share=0.6, seed=1)
+    c, _ = dfdc.select_subset(dfdc_families, tmp_path / "c", num_videos=100, fake_share=0.6, seed=2)
+    assert a == b and set(a) != set(c)

@@ -139,3 +139,17 @@ def test_each_remade_unit_says_why(study, caplog):
     assert any("frames of" in m and "jpeg_quality 95 -> 70" in m for m in lines)
     assert any(m.startswith("frames: 0 reused, 16 made") for m in lines), [m for m in lines if "reused" in m]
     run_study(PARAMS, root)
+
+
+def test_a_second_run_in_a_fresh_process_remakes_nothing(study):
+    """Stamps must not depend on the process that made them (hash seeds, import order, worker processes)."""
+    import subprocess
+    import sys
+
+    root, _ = study
+    before = snapshot(root)
+    here = Path(__file__).resolve().parent
+    code = (f"import sys; sys.path.insert(0, {str(here)!r}); from pathlib import Path; "
+            f"from test_reruns import PARAMS, run_study; run_study(PARAMS, Path({str(root)!r}))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=here.parent, timeout=600)
+    assert remade(before, snapshot(root)) == set()

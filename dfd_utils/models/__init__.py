@@ -75,7 +75,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Detect
         raise ValueError(f"{path}: names model {payload['model']!r}; expected one of {sorted(MODELS)}")
     try:
         model = build_model(payload["model"], weights=None, **payload["model_cfg"])
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: its model_cfg cannot build {payload['model']!r} ({err})") from None
     try:
         model.load_state_dict(payload["state_dict"])

@@ -21,6 +21,7 @@ import json
 import logging
 import shutil
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,7 +30,7 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.io import read_json, write_json_atomic
-from dfd_utils.provenance import Ledger, Redone, code_version, stamp
+from dfd_utils.provenance import Ledger, Redone, is_plain_name, stamp
 from dfd_utils.sources.metadata import LABELS, VIDEO_SUFFIXES, Skip
 from dfd_utils.video import VideoError, probe
 
@@ -63,8 +64,7 @@ def plain_name(name, where: str) -> str:
     Keys become paths twice (the clip in the user's folder, its copy in the subset):
     a key like ``../../notes.txt`` must never reach a file outside either folder.
     """
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
-            or "\0" in name or PurePosixPath(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
+    if not is_plain_name(name):
         raise ValueError(f"{where}: key {name!r} is not a plain file name (folders, '..' and absolute paths "
                          "are refused)")
     if PurePosixPath(name).suffix.lower() not in VIDEO_SUFFIXES:
@@ -80,6 +80,7 @@ def _entries(metadata, where: str, skips: list[Skip]) -> list[tuple[str, str, st
     out = []
     for name, entry in metadata.items():
         label = entry.get("label") if isinstance(entry, dict) else None
+        label = label if isinstance(label, str) else repr(label)  # a list or a number is not a label
         try:
             plain_name(name, where)
         except ValueError as err:
@@ -132,24 +133,25 @@ def _zip_candidates(zpath: Path, skips: list[Skip]) -> list[Candidate]:
     found = []
     try:
         with zipfile.ZipFile(zpath) as zf:
-            members = set()
+            members: dict[str, str] = {}  # normalised name -> the name in the archive ("./a/b", "a\\b")
             for m in zf.namelist():
                 try:
-                    members.add(safe_member(m, zpath))
+                    members.setdefault(safe_member(m, zpath).removeprefix("./"), m)
                 except ValueError as err:
                     skips.append(Skip(m, str(err)))
             for meta_name in sorted(m for m in members if PurePosixPath(m).name == "metadata.json"):
                 where = f"{zpath}:{meta_name}"
                 prefix = str(PurePosixPath(meta_name).parent)
                 try:
-                    metadata = json.loads(zf.read(meta_name))
-                except (ValueError, UnicodeDecodeError) as err:
+                    metadata = json.loads(zf.read(members[meta_name]))
+                except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                        RuntimeError, EOFError) as err:
                     skips.append(Skip(where, f"{where}: not valid JSON ({err})"))
                     continue
                 for name, label, original in _entries(metadata, where, skips):
                     member = name if prefix == "." else f"{prefix}/{name}"
                     if member in members:
-                        found.append(Candidate(name, label, original, str(zpath), member))
+                        found.append(Candidate(name, label, original, str(zpath), members[member]))
                     else:
                         skips.append(Skip(name, f"listed in {where} but the zip has no {member}"))
     except (zipfile.BadZipFile, OSError) as err:
@@ -200,12 +202,19 @@ def families(candidates: list[Candidate], skips: list[Skip], seed: int) -> list[
     return out
 
 
-def _copy_stamp(c: Candidate) -> dict:
-    """What a subset clip is copied from: the container (folder or zip) entry, with its size and mtime."""
+def _copy_stamp(c: Candidate, root: Path) -> dict:
+    """What a subset clip is copied from: its file (or zip member) under ``root``, with the file's size and mtime.
+
+    The path is relative to ``root``, so moving the project does not copy 825 clips
+    again; a byte copy has no settings and no code worth keying on.
+    """
     src = Path(c.container) / c.name if not c.member else Path(c.container)
     st = src.stat()
-    return stamp({"source": str(src.resolve()), "member": c.member, "size": st.st_size, "mtime_ns": st.st_mtime_ns},
-                 {}, code_version(__name__))
+    try:
+        where = str(src.resolve().relative_to(root.resolve()))
+    except ValueError:
+        where = str(src.resolve())
+    return stamp({"source": where, "member": c.member, "size": st.st_size, "mtime_ns": st.st_mtime_ns}, {}, {})
 
 
 def _materialise(c: Candidate, out_dir: Path) -> Path:
@@ -216,6 +225,7 @@ def _materialise(c: Candidate, out_dir: Path) -> Path:
     """
     dest = out_dir / plain_name(c.name, "metadata")
     tmp = out_dir / f".{c.name}.tmp"
+    tmp.unlink(missing_ok=True)  # never write through whatever is there (a planted symlink)
     if c.member:
         with zipfile.ZipFile(c.container) as zf, zf.open(c.member) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -228,8 +238,8 @@ def _materialise(c: Candidate, out_dir: Path) -> Path:
 class _Picker:
     """Copies candidates into the subset and keeps those that pass the video check; the rest are skips."""
 
-    def __init__(self, out_dir: Path, size: tuple[int, int], skips: list[Skip]):
-        self.out_dir, self.size, self.skips = out_dir, size, skips
+    def __init__(self, root: Path, out_dir: Path, size: tuple[int, int], skips: list[Skip]):
+        self.root, self.out_dir, self.size, self.skips = root, out_dir, size, skips
         self.ledger = Ledger(out_dir)
         self.redone = Redone("dfdc clips")
         self.checked: dict[str, bool] = {}
@@ -237,13 +247,17 @@ class _Picker:
     def take(self, c: Candidate) -> bool:
         if c.name in self.checked:
             return self.checked[c.name]
-        made_by = _copy_stamp(c)
+        made_by = _copy_stamp(c, self.root)
         why = self.ledger.why(c.name, made_by)
         self.redone.note(c.name, why)
         path = self.out_dir / c.name
-        if why is not None:
-            _materialise(c, self.out_dir)
         try:
+            if why is not None:
+                try:
+                    _materialise(c, self.out_dir)
+                except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError) as err:
+                    (self.out_dir / f".{c.name}.tmp").unlink(missing_ok=True)
+                    raise VideoError(path, f"cannot be copied out ({type(err).__name__}: {err})") from None
             info = probe(path)
             if (info.height, info.width) != tuple(self.size):
                 raise VideoError(path, f"{info.width}x{info.height}, not horizontal {self.size[1]}x{self.size[0]}")
@@ -273,14 +287,23 @@ def select_subset(root: str | Path, out_dir: str | Path, num_videos: int = 825, 
     """
     check_range("num_videos", num_videos, 2, kind=int)
     check_range("fake_share", fake_share, 0, 1, low_open=True, high_open=True)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    candidates, skips = find_candidates(root)
     want_fake = int(round(num_videos * fake_share))
     want_real = num_videos - want_fake
-    picker = _Picker(out_dir, size, skips)
+    if not 1 <= want_fake <= num_videos - 1:
+        raise ValueError(f"num_videos {num_videos} at fake_share {fake_share:g} gives {want_fake} FAKE and "
+                         f"{want_real} REAL clips: a subset needs at least one of each")
+    root, out_dir = Path(root), Path(out_dir)
+    r, o = root.resolve(), out_dir.resolve()
+    if r == o or r in o.parents or o in r.parents:
+        raise ValueError(f"data.dfdc_path {root} and the subset folder {out_dir} overlap: the selection would read "
+                         "its own copies (and could remove your clips); point data.dfdc_path at the DFDC copy only")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    candidates, skips = find_candidates(root)
+    picker = _Picker(root, out_dir, size, skips)
     chosen: list[tuple[Candidate, list[Candidate]]] = []
-    for real, fakes in families(candidates, skips, seed):
+    ordered = families(candidates, skips, seed)
+    ordered = [f for f in ordered if f[1]] + [f for f in ordered if not f[1]]  # originals with fakes first
+    for real, fakes in ordered:
         if len(chosen) == want_real:
             break
         if picker.take(real):

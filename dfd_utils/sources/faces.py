@@ -338,8 +338,7 @@ def clip_stamp(cfg: FacesConfig, plan: Plan) -> dict:
               if k not in ("num_videos", "fake_share", "self_blended_share", "min_clips_per_identity")}
     if plan.label == "REAL":  # no fake is drawn on it
         render = {k: v for k, v in render.items() if k not in (*ARTIFACT_KNOBS, "seed")}
-    return stamp({f: pinned[f] for f in files}, {"plan": asdict(plan), "render": render},
-                 code_version(__name__, libraries=("opencv", "numpy")))
+    return stamp({f: pinned[f] for f in files}, {"plan": asdict(plan), "render": render}, CODE)
 
 
 def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = None) -> dict:
@@ -444,3 +443,6 @@ def _decoded_count(path: Path, header: int) -> int:
 def origins() -> list[dict]:
     """The clips' origins and licences, for the book."""
     return [{"clip": c.file, "identity": c.identity, "split": c.split, "origin": c.origin} for c in CLIPS]
+
+
+CODE = code_version(__name__, libraries=("opencv", "numpy"))  # hashed at import (see frames.CODE)

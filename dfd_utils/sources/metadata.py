@@ -54,7 +54,7 @@ def parse_metadata(metadata: dict, folder: Path, source: str = "metadata.json") 
     records, skips = [], []
     for name, entry in sorted(metadata.items()):
         label = entry.get("label") if isinstance(entry, dict) else None
-        if label not in LABELS:
+        if not isinstance(label, str) or label not in LABELS:
             skips.append(Skip(name, f"unknown label {label!r} in {source} (expected REAL or FAKE)"))
             continue
         path = folder / name

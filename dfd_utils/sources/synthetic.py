@@ -271,7 +271,7 @@ def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
     render = {k: v for k, v in asdict(cfg).items() if k not in ("num_videos", "fake_share")}  # the plan has those
     if plan.donor is None:
         render = {k: v for k, v in render.items() if k not in ARTIFACT_KNOBS}
-    return stamp({}, {"plan": asdict(plan), "render": render}, code_version(__name__, libraries=("opencv", "numpy")))
+    return stamp({}, {"plan": asdict(plan), "render": render}, CODE)
 
 
 def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
@@ -323,3 +323,6 @@ def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = No
     write_json_atomic(out_dir / "metadata.json", metadata)
     (out_dir / "synthetic_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     return metadata
+
+
+CODE = code_version(__name__, libraries=("opencv", "numpy"))  # hashed at import (see frames.CODE)
