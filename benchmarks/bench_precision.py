@@ -16,7 +16,8 @@ import time
 import torch
 import yaml
 
-from dfd_utils.experiment import _load, model_config, train_config
+from dfd_utils import config
+from dfd_utils.experiment import _load, model_config
 from dfd_utils.models import build_model
 from dfd_utils.paths import Paths
 from dfd_utils.train import fit
@@ -28,18 +29,20 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()
     params = yaml.safe_load(open("params.yaml"))
+    study = config.parse(params)  # checked, typed
     paths = Paths.at(".")
     rows = {}
     for label, precision, channels_last in (("fp32", "fp32", False), ("bf16+channels_last", "bf16", True)):
-        train = {**params["train"], "epochs": args.epochs, "patience": args.epochs, "precision": precision,
-                 "channels_last": channels_last}
-        cfg = train_config(train, params["seed"], "cpu")
-        torch.manual_seed(params["seed"])
-        model = build_model(args.model, **model_config(args.model, train, params["frames"]))
+        train = {**config.merged_train(params["train"], params.get("models"), args.model), "epochs": args.epochs,
+                 "patience": args.epochs, "precision": precision, "channels_last": channels_last}
+        cfg, settings = config.train_settings(train, "train", study.seed, "cpu")
+        torch.manual_seed(study.seed)
+        mcfg = model_config(args.model, settings, study.frames)
+        model = build_model(args.model, **mcfg)
         train_data, val_data = _load(paths, model, "train"), _load(paths, model, "val")
         with tempfile.TemporaryDirectory() as run_dir:
             start = time.perf_counter()
-            out = fit(model, train_data, val_data, cfg, run_dir)
+            out = fit(model, train_data, val_data, cfg, run_dir, model_settings=mcfg)
             seconds = time.perf_counter() - start
         best = max(h["val_auc"] for h in out["history"])
         rows[label] = (seconds, best)
