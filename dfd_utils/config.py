@@ -15,7 +15,7 @@ keys take the dataclass default.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from dfd_utils.checks import check_range
 from dfd_utils.flow import FlowConfig
@@ -184,9 +184,6 @@ class StudyConfig:
         where = "train" if not (self.models or {}).get(name) else f"train + models.{name}"
         return train_settings(merged_train(self.train, self.models, name), where, self.seed, self.device)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 SECTIONS = {"data": data_config,
             "frames": lambda v: build(FrameConfig, v, "frames"),
@@ -217,10 +214,8 @@ def _parse(params: dict, where: str) -> StudyConfig:
         raise ConfigError(f"{where}: unknown key {', '.join(unknown)}; the top-level keys are: {', '.join(known)}")
     values = {k: SECTIONS[k](v) if k in SECTIONS else v for k, v in params.items()}
     study = build(StudyConfig, values, where, dotted=False)
-    train_settings(study.train, "train", study.seed, study.device)  # check train once
-    for name in (study.models or {}):
-        study.train_for(name) if name in MODEL_NAMES else merged_train(study.train, study.models, name)
-    merged_train(study.train, study.models, next(iter(MODEL_NAMES)))  # checks the model names of `models`
+    for name in MODEL_NAMES:  # train, each model's override and the model names of `models`, checked
+        study.train_for(name)
     return study
 
 

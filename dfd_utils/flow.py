@@ -6,7 +6,6 @@ with a field, so each video stores ``(16, 2, H, W)`` float16 (dx, dy in pixels).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.frames import load_video_frames, video_stem
-from dfd_utils.io import process_pool, progress, write_json_atomic
+from dfd_utils.io import process_pool, progress, sha256_files, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
 log = logging.getLogger(__name__)
@@ -86,10 +85,7 @@ def flow_stamp(frames_root: Path, name: str, cfg: FlowConfig) -> dict:
     files = sorted((frames_root / video_stem(name)).glob("[0-9][0-9].jpg"))
     if not files:
         raise FileNotFoundError(f"{frames_root / video_stem(name)}: no frames (run the frame extraction stage)")
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.read_bytes())
-    return stamp({"frames": digest.hexdigest()}, asdict(cfg), CODE)
+    return stamp({"frames": sha256_files(files)}, asdict(cfg), CODE)
 
 
 def _saved_stamp(path: Path) -> dict | None:

@@ -6,14 +6,13 @@ when the stamp in its ``info.json`` matches what would make them now)::
 
     frames/<video stem>/00.jpg .. 15.jpg      # 108x192 (H x W), the 2D models' input
     frames/<video stem>/3d/00.jpg .. 15.jpg   # size_3d x size_3d, the 3D CNN's input
-    frames/<video stem>/info.json             # source indices, decoded count, face track, stamp, digests
+    frames/<video stem>/info.json             # source indices, decoded count, face track, stamp
     frames/labels.json                        # "<stem>/00.jpg" -> 0/1, as the paper
     frames/manifest.csv                       # video, label, original, position, frame_index, split
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 from dataclasses import asdict, dataclass
@@ -94,18 +93,10 @@ def frame_stamp(source_sha256: str, cfg: FrameConfig) -> dict:
     return stamp({"video": source_sha256}, asdict(cfg), CODE)
 
 
-def _files_digest(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
-
-
 def extract_video(path: Path, out_dir: Path, cfg: FrameConfig, made_by: dict | None = None) -> dict:
     """Sample, resize and write one video's frames into ``out_dir`` atomically.
 
-    ``info.json`` records the stamp ``made_by`` (what the frames were made from) and
-    the SHA-256 of the written JPEGs (``digest``), which the flow stage keys on.
+    ``info.json`` records the stamp ``made_by``: what the frames were made from.
     """
     info = probe(path)
     if not info.is_landscape:
@@ -116,15 +107,11 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig, made_by: dict | N
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "3d").mkdir(parents=True)
-    written = {}
     for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
-        files = []
         for position, frame in enumerate(model_view(frames, h, w, face, cfg.crop_margin)):
-            files.append(folder / frame_name(position))
-            _imwrite(files[-1], frame, cfg.jpeg_quality)
-        written["frames3d" if folder.name == "3d" else "frames"] = _files_digest(files)
+            _imwrite(folder / frame_name(position), frame, cfg.jpeg_quality)
     meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
-            "header_frames": info.header_frames, "digest": written, "made_by": made_by}
+            "header_frames": info.header_frames, "made_by": made_by}
     if face is not None:
         meta["face"] = face.summary()
     write_json_atomic(tmp / "info.json", meta)
@@ -165,7 +152,7 @@ def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict]) -> tuple[str
 def remove_stale(root: Path, keep: set[str]) -> list[str]:
     """Remove video folders this stage wrote (they hold ``info.json``) for videos no longer in the subset."""
     removed = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name.startswith(".") and folder.name.endswith(".tmp"):
             shutil.rmtree(folder)
         elif folder.name not in keep and (folder / "info.json").is_file():

@@ -41,6 +41,14 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def sha256_files(paths) -> str:
+    """One SHA-256 over the bytes of several small files, in the order given (a video's 16 JPEGs)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
 def progress(iterable, **kwargs):
     """tqdm that stays quiet when stderr is not a terminal and DFD_PROGRESS is unset."""
     disable = not (sys.stderr.isatty() or os.environ.get("DFD_PROGRESS"))

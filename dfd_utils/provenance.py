@@ -219,6 +219,20 @@ class Ledger:
             entry["stat"] = _stat(path)  # same bytes, new mtime (a DVC checkout): hash it once, not every run
         return why
 
+    def to_make(self, stamps: dict[str, dict], redone: Redone) -> list[str]:
+        """The planned names (``stamps``: name -> stamp) whose file must be made; files no longer planned are pruned.
+
+        Each name's reason (or its reuse) is noted in ``redone``.
+        """
+        self.prune(set(stamps))
+        todo = []
+        for name, made_by in stamps.items():
+            why = self.why(name, made_by)
+            redone.note(name, why)
+            if why is not None:
+                todo.append(name)
+        return todo
+
     def record(self, name: str, made_by: dict, digest: str | None = None) -> None:
         """Note that ``name`` was made by ``made_by`` (``digest``: its SHA-256 when the caller has it)."""
         path = self.folder / name

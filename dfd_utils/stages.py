@@ -13,7 +13,7 @@ from pathlib import Path
 from dfd_utils.config import build, data_config
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.frames import FrameConfig, extract_all, face_crop_summary, write_index
-from dfd_utils.io import read_json, sha256, write_json_atomic
+from dfd_utils.io import read_json, write_json_atomic
 from dfd_utils.lock import writing
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.sources import dfdc, faces, kaggle
@@ -45,11 +45,10 @@ def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int 
         return metadata
 
 
-def source_checksums(folder: Path, records) -> dict[str, str]:
-    """SHA-256 of each source video: stage 01's ``checksums.json`` where it has the file, computed otherwise."""
+def source_checksums(folder: Path) -> dict[str, str]:
+    """Stage 01's ``checksums.json`` (video -> SHA-256), or nothing: ``extract_all`` hashes what it lacks."""
     path = folder / "checksums.json"
-    known = read_json(path) if path.is_file() else {}
-    return {r.name: known.get(r.name) or sha256(r.path) for r in records}
+    return read_json(path) if path.is_file() else {}
 
 
 def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int = 0, workers: int = 0,
@@ -71,7 +70,7 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
 def _extract_frames(paths: Paths, cfg: FrameConfig, shares: SplitConfig, folder: Path, records, skipped, seed: int,
                     workers: int) -> dict:
     done, failed = extract_all(records, paths.frames, cfg, workers=_workers(workers),
-                               checksums=source_checksums(folder, records))
+                               checksums=source_checksums(folder))
     kept = [r for r in records if r.name in done]
     if not kept:
         raise ValueError(f"{folder}: no video could be extracted ({len(failed)} failed)")

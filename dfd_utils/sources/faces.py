@@ -356,15 +356,10 @@ def generate(cfg: FacesConfig, out_dir: str | Path, cache: str | Path | None = N
                for f in clips}
     plans = plan_dataset(cfg, lengths)
     ledger = Ledger(out_dir)
-    ledger.prune({p.name for p in plans})
     stamps = {p.name: clip_stamp(cfg, p) for p in plans}
     redone = Redone("faces clips")
-    todo = []
-    for p in plans:
-        why = ledger.why(p.name, stamps[p.name])
-        redone.note(p.name, why)
-        if why is not None:
-            todo.append(p)
+    stale = set(ledger.to_make(stamps, redone))
+    todo = [p for p in plans if p.name in stale]
     skipped = read_json(out_dir / "faces_skipped.json") if (out_dir / "faces_skipped.json").is_file() else {}
     skipped = {name: reason for name, reason in skipped.items() if name in stamps}
     if todo:

@@ -306,15 +306,10 @@ def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_dataset(cfg)
     ledger = Ledger(out_dir)
-    ledger.prune({p.name for p in plans})
     stamps = {p.name: clip_stamp(cfg, p) for p in plans}
     redone = Redone("synthetic clips")
-    todo = []
-    for p in plans:
-        why = ledger.why(p.name, stamps[p.name])
-        redone.note(p.name, why)
-        if why is not None:
-            todo.append((cfg, p, out_dir))
+    stale = set(ledger.to_make(stamps, redone))
+    todo = [(cfg, p, out_dir) for p in plans if p.name in stale]
     for name in progress(_map(_render_plan, todo, workers), total=len(todo), desc="render"):
         ledger.record(name, stamps[name])
     redone.log()
