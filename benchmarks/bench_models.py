@@ -17,7 +17,7 @@ import time
 import torch
 
 from dfd_utils.models import build_model
-from dfd_utils.train import autocast, prepare
+from dfd_utils.precision import autocast, prepare
 
 
 def inputs(name: str, batch: int, size_3d: int):

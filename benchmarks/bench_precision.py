@@ -17,9 +17,9 @@ import torch
 import yaml
 
 from dfd_utils import config
-from dfd_utils.experiment import _load, model_config
 from dfd_utils.models import build_model
 from dfd_utils.paths import Paths
+from dfd_utils.stages.detector import _load, model_config
 from dfd_utils.train import fit
 
 

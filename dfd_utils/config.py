@@ -1,7 +1,7 @@
 """One typed configuration: ``params.yaml`` read once into dataclasses, every key checked.
 
 Each section of ``params.yaml`` maps onto the dataclass of the module that uses it
-(``frames`` -> :class:`~dfd_utils.frames.FrameConfig`, ``flow`` ->
+(``frames`` -> :class:`~dfd_utils.frame_store.FrameConfig`, ``flow`` ->
 :class:`~dfd_utils.flow.FlowConfig`, ``train`` -> :class:`~dfd_utils.settings.TrainConfig`
 and :class:`~dfd_utils.settings.ModelSettings`, ...). Those dataclasses hold every default and check their
 own ranges; this module only walks the file, refuses any key it does not know with
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 
 from dfd_utils.checks import check_range
 from dfd_utils.flow import FlowConfig
-from dfd_utils.frames import FrameConfig
+from dfd_utils.frame_store import FrameConfig
 from dfd_utils.settings import MODEL_NAMES, EvaluateConfig, ModelSettings, TrainConfig
 from dfd_utils.sources.faces import FacesConfig
 from dfd_utils.sources.synthetic import SyntheticConfig
@@ -126,7 +126,7 @@ def data_config(data: dict | None) -> DataConfig:
 
 
 @dataclass(frozen=True)
-class FacesStudyConfig:
+class RealFacesConfig:
     """Chapter 09: the five models on real faces, full frame against face crop."""
 
     num_videos: int = 120
@@ -143,16 +143,16 @@ class FacesStudyConfig:
         unknown = sorted(set(self.models) - set(MODEL_NAMES))
         if unknown or not self.models:
             raise ValueError(f"models must name models of {', '.join(MODEL_NAMES)}, got {list(self.models)}")
-        build(FacesConfig, self.faces, "faces_study.faces", GENERATOR_OWN)
+        build(FacesConfig, self.faces, "real_faces.faces", GENERATOR_OWN)
         bad = sorted(set(self.frames) - {"full", "face"})
         if bad:
             raise ValueError(f"frames: unknown variant(s) {bad}; the variants are full, face")
         for variant, values in self.frames.items():
-            build(FrameConfig, values, f"faces_study.frames.{variant}", ("crop",))
+            build(FrameConfig, values, f"real_faces.frames.{variant}", ("crop",))
         bad = sorted(set(self.train) - set(train_keys()))
         if bad:
-            raise ConfigError(f"unknown key {', '.join('faces_study.train.' + k for k in bad)}; the keys of "
-                              f"faces_study.train are those of train: {', '.join(train_keys())}")
+            raise ConfigError(f"unknown key {', '.join('real_faces.train.' + k for k in bad)}; the keys of "
+                              f"real_faces.train are those of train: {', '.join(train_keys())}")
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class StudyConfig:
     train: dict = field(default_factory=dict)  # flat: TrainConfig + ModelSettings keys (see train_settings)
     models: dict = field(default_factory=dict)  # per-model overrides of train
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
-    faces_study: FacesStudyConfig = field(default_factory=FacesStudyConfig)
+    real_faces: RealFacesConfig = field(default_factory=RealFacesConfig)
 
     def __post_init__(self):
         check_range("seed", self.seed, 0, kind=int)
@@ -190,7 +190,7 @@ SECTIONS = {"data": data_config,
             "flow": lambda v: build(FlowConfig, v, "flow"),
             "splits": lambda v: build(SplitConfig, v, "splits"),
             "evaluate": lambda v: build(EvaluateConfig, v, "evaluate"),
-            "faces_study": lambda v: build(FacesStudyConfig, v, "faces_study")}
+            "real_faces": lambda v: build(RealFacesConfig, v, "real_faces")}
 
 
 def parse(params: dict, where: str = "params.yaml") -> StudyConfig:

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dfd_utils.flow import load_flow
-from dfd_utils.frames import load_video_frames
+from dfd_utils.frame_store import load_video_frames
 
 
 @dataclass

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from dfd_utils.checks import check_range
-from dfd_utils.frames import load_video_frames, video_stem
+from dfd_utils.frame_store import load_video_frames, video_stem
 from dfd_utils.io import process_pool, progress, sha256_files, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 

@@ -1,75 +1,35 @@
 """Stage 02: 16 equally spaced frames per video, as JPEG, with labels and a manifest.
 
-Layout (one folder per video, written to a temp folder and renamed when complete,
-so a crash never leaves a half-written video; a rerun reuses a video's frames only
-when the stamp in its ``info.json`` matches what would make them now)::
-
-    frames/<video stem>/00.jpg .. 15.jpg      # 108x192 (H x W), the 2D models' input
-    frames/<video stem>/3d/00.jpg .. 15.jpg   # size_3d x size_3d, the 3D CNN's input
-    frames/<video stem>/info.json             # source indices, decoded count, face track, stamp
-    frames/labels.json                        # "<stem>/00.jpg" -> 0/1, as the paper
-    frames/manifest.csv                       # video, label, original, position, frame_index, split
+One folder per video (layout in ``dfd_utils.frame_store``, which readers import),
+written to a temp folder and renamed when complete, so a crash never leaves a
+half-written video; a rerun reuses a video's frames only when the stamp in its
+``info.json`` matches what would make them now.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from dfd_utils.checks import check_range
-from dfd_utils.faces import FaceTrack, crop, crop_box, track_clip
+from dfd_utils.face_tracking import FaceTrack, crop, crop_box, track_clip
+from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
 from dfd_utils.io import process_pool, progress, read_json, sha256, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
-from dfd_utils.video import NUM_FRAMES, VideoError, check_decoded, probe, read_sampled_frames, resize
+from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames, resize
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FrameConfig:
-    num_frames: int = NUM_FRAMES  # frames sampled per video (the paper: 16)
-    height: int = 108  # 1080 / 10, the paper's 2D input
-    width: int = 192  # 1920 / 10
-    size_3d: int = 224  # the 3D CNN's square input (the paper: 224)
-    jpeg_quality: int = 95
-    crop: str = "full"  # full: the whole frame | face: the tracked face with a margin (full frame if none)
-    crop_margin: float = 0.3  # face sizes added above and below the face (the width follows the aspect)
-
-    def __post_init__(self):
-        if self.crop not in ("full", "face"):
-            raise ValueError(f"crop must be 'full' or 'face', got {self.crop!r}")
-        check_range("num_frames", self.num_frames, 2, 512, kind=int)  # flow needs two
-        for name in ("height", "width", "size_3d"):
-            check_range(name, getattr(self, name), 16, 4096, kind=int)  # a stride-32 trunk needs a few pixels
-        check_range("jpeg_quality", self.jpeg_quality, 1, 100, kind=int)
-        check_range("crop_margin", self.crop_margin, 0, 5)
-
-
-def frame_name(position: int) -> str:
-    return f"{position:02d}.jpg"
-
-
-def video_stem(name: str) -> str:
-    return Path(name).stem
 
 
 def _imwrite(path: Path, rgb: np.ndarray, quality: int) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
         raise OSError(f"{path}: cannot write JPEG")
-
-
-def imread_rgb(path: str | Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: cannot read image (missing or corrupt)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def model_view(frames: np.ndarray, height: int, width: int, face: FaceTrack | None = None, margin: float = 0.3
@@ -219,15 +179,6 @@ def write_index(records: list[VideoRecord], done: dict[str, dict], splits: dict[
     manifest.to_csv(tmp, index=False)
     tmp.replace(root / "manifest.csv")
     return manifest
-
-
-def load_video_frames(root: str | Path, name: str, three_d: bool = False) -> np.ndarray:
-    """All sampled frames of one video, RGB uint8 ``(T, H, W, 3)``."""
-    folder = Path(root) / video_stem(name) / ("3d" if three_d else "")
-    files = sorted(folder.glob("[0-9][0-9].jpg"))
-    if not files:
-        raise FileNotFoundError(f"{folder}: no frames (run the frame extraction stage)")
-    return np.stack([imread_rgb(f) for f in files])
 
 
 # The code that makes frames, hashed when this module is imported: an edit made while a

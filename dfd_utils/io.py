@@ -55,6 +55,11 @@ def progress(iterable, **kwargs):
     return tqdm(iterable, disable=disable, **kwargs)
 
 
+def worker_count(workers: int | None) -> int:
+    """``workers`` processes, or one per core when it is 0 or unset (``params.yaml``: ``workers: 0``)."""
+    return workers if workers and workers > 0 else (os.cpu_count() or 1)
+
+
 def process_pool(workers: int | None) -> ProcessPoolExecutor:
     """Worker processes started fresh ("spawn"), never forked.
 

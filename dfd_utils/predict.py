@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfd_utils.faces import track_clip
+from dfd_utils.face_tracking import track_clip
 from dfd_utils.flow import video_flow
-from dfd_utils.frames import FrameConfig, model_view
+from dfd_utils.frame_store import FrameConfig
+from dfd_utils.frames import model_view
 from dfd_utils.models import Detector, load_checkpoint
 from dfd_utils.sources.metadata import VIDEO_SUFFIXES
 from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames

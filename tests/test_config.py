@@ -34,13 +34,13 @@ def test_every_profile_parses(profile):
 
 
 @pytest.mark.parametrize("path", ["train.epoch", "frames.num_frame", "flow.win_size", "data.synthetic.seem",
-                                  "data.faces.jiter", "evaluate.top_k", "splits.testing", "faces_study.epochs",
-                                  "faces_study.train.epoch", "faces_study.frames.face.hieght", "modles"])
+                                  "data.faces.jiter", "evaluate.top_k", "splits.testing", "real_faces.epochs",
+                                  "real_faces.train.epoch", "real_faces.frames.face.hieght", "modles"])
 def test_an_unknown_key_is_refused_by_its_dotted_name(path):
     with pytest.raises(ConfigError) as err:
         parse(with_change(path, 3))
     assert path.split(".")[-1] in str(err.value) and ("keys" in str(err.value))
-    if path.count(".") >= 1 and not path.startswith("faces_study.frames"):
+    if path.count(".") >= 1 and not path.startswith("real_faces.frames"):
         assert path in str(err.value)
     assert str(err.value).startswith("params.yaml: ")
 
@@ -69,7 +69,7 @@ def test_the_known_keys_are_listed():
     ("evaluate.threshold_grid", [], "evaluate.threshold_grid must hold at least one threshold"),
     ("device", "gpu", "device must be cpu, cuda or auto"),
     ("seed", -1, "seed must be >= 0"),
-    ("faces_study.models", ["resnet"], "faces_study.models must name models of baseline"),
+    ("real_faces.models", ["resnet"], "real_faces.models must name models of baseline"),
 ])
 def test_a_bad_value_names_the_key_and_the_allowed_range(path, value, message):
     with pytest.raises(ConfigError) as err:

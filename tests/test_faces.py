@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dfd_utils.faces import Box, crop, crop_box, detect, track, track_clip
-from dfd_utils.frames import FrameConfig, extract_video, face_crop_summary, load_video_frames
+from dfd_utils.face_tracking import Box, crop, crop_box, detect, track, track_clip
+from dfd_utils.frame_store import FrameConfig, load_video_frames
+from dfd_utils.frames import extract_video, face_crop_summary
 from dfd_utils.sources import faces
 from dfd_utils.sources.blend import Artifacts, make_fake, patch_region
 from dfd_utils.sources.metadata import VideoRecord, load_subset
@@ -239,7 +240,7 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
 
 
 def test_comparison_and_rule_tables_read_the_metrics():
-    from dfd_utils import crop_study
+    from dfd_utils.stages import real_faces
 
     def metrics(auc, rules=None):
         m = {"table": "Table 2", "threshold": 0.5, "test_videos": 10,
@@ -252,15 +253,15 @@ def test_comparison_and_rule_tables_read_the_metrics():
 
     by_variant = {"full": {"baseline": metrics(0.5, {"share": 0.5, "mean": 0.7}), "cnn3d": metrics(0.6)},
                   "face": {"baseline": metrics(0.75, {"share": 0.75, "mean": 0.8}), "cnn3d": metrics(0.55)}}
-    table = crop_study.comparison(by_variant)
+    table = real_faces.comparison(by_variant)
     assert table.loc["baseline", "face_minus_full"] == pytest.approx(0.25)
     assert table.loc["cnn3d", "face_minus_full"] == pytest.approx(-0.05)
     assert table.loc["baseline", "full_low"] == pytest.approx(0.4)
     assert table.loc["cnn3d", "face_high"] == pytest.approx(0.6)
-    rules = crop_study.rule_table(by_variant)
+    rules = real_faces.rule_table(by_variant)
     assert list(rules.index) == ["baseline"]  # whole-video models have no frame rules
     assert rules.loc["baseline", ("full", "mean")] == 0.7 and rules.loc["baseline", ("face", "share")] == 0.75
-    assert crop_study.variant_frames({"height": 108, "width": 192, "crop": "full"}, "face",
+    assert real_faces.variant_frames({"height": 108, "width": 192, "crop": "full"}, "face",
                                      {"face": {"height": 112, "width": 112}}) == {
         "height": 112, "width": 112, "crop": "face"}
 

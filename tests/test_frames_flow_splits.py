@@ -8,7 +8,8 @@ import pytest
 
 from dfd_utils.datasets import FrameBag, FrameFlowBag, VideoClips, load_split
 from dfd_utils.flow import FlowConfig, compute_all, farneback, flow_to_color, load_flow, video_flow
-from dfd_utils.frames import FrameConfig, extract_all, write_index
+from dfd_utils.frame_store import FrameConfig
+from dfd_utils.frames import extract_all, write_index
 from dfd_utils.sources.metadata import VideoRecord, load_subset
 from dfd_utils.sources.synthetic import SyntheticConfig, plan_dataset
 from dfd_utils.splits import split_table, split_videos

@@ -334,7 +334,7 @@ def test_a_still_image_or_a_truncated_file_is_a_failure_not_a_verdict(tmp_path, 
 def test_a_second_run_of_a_stage_on_the_same_root_stops_at_once(tmp_path):
     from dfd_utils.lock import Busy, writing
     from dfd_utils.paths import Paths
-    from dfd_utils.stages import make_subset
+    from dfd_utils.stages.subset import make_subset
 
     data = {"source": "synthetic", "num_videos": 4, "fake_share": 0.5, "synthetic": {"height": 72, "width": 128}}
     with writing(Paths.at(tmp_path).subset):  # another run holds the subset
@@ -382,7 +382,8 @@ def test_a_truncated_clip_is_a_skip_in_stage_02_not_frames_of_its_start(tmp_path
     import subprocess
 
     from conftest import ffmpeg, numbered_frames
-    from dfd_utils.frames import FrameConfig, extract_all
+    from dfd_utils.frame_store import FrameConfig
+    from dfd_utils.frames import extract_all
     from dfd_utils.sources.metadata import VideoRecord
 
     whole = tmp_path / "whole.mp4"

@@ -40,7 +40,7 @@ def test_notebook_defaults_are_the_smoke_profile():
         namespace: dict = {}
         exec("".join(params[0]["source"]), namespace)
         assert namespace["root"] == "build/smoke", nb.name
-        for key in ("frames", "flow", "splits", "faces_study"):
+        for key in ("frames", "flow", "splits", "real_faces"):
             if key in namespace:
                 assert namespace[key] == smoke[key], f"{nb.name}: {key}"
         assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{nb.name} has outputs"

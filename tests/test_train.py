@@ -88,7 +88,7 @@ def test_video_models_train_with_bce_f1(tmp_path):
 
 def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
     """Flip every test label: the chosen thresholds must not move."""
-    import dfd_utils.experiment as exp
+    import dfd_utils.stages.detector as exp
 
     def fake_load(paths, model, split, limit=None):
         data = toy_split(12 if split == "train" else 8, {"train": 0, "val": 1, "test": 2}[split])
@@ -121,7 +121,7 @@ def test_bf16_without_native_support_runs_in_fp32():
     script = (
         "import torch\n"
         "from dfd_utils.models import build_model\n"
-        "from dfd_utils.train import autocast, cpu_has_bf16\n"
+        "from dfd_utils.precision import autocast, cpu_has_bf16\n"
         "assert not cpu_has_bf16()\n"
         "torch.manual_seed(0)\n"
         "model = build_model('cnn_rnn', backbone='resnet18', hidden=8)\n"
@@ -139,19 +139,19 @@ def test_avx512_without_bf16_units_is_not_native_bf16(monkeypatch):
     """AVX-512 without AVX512-BF16/AMX (many Xeons) only emulates bf16: train in fp32 there."""
     import platform
 
-    from dfd_utils import train
+    from dfd_utils import precision
 
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("needs an x86 CPU on which oneDNN allows bf16")
-    train.cpu_has_bf16.cache_clear()
-    monkeypatch.setattr(train, "_x86_flags", lambda: {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"})
+    precision.cpu_has_bf16.cache_clear()
+    monkeypatch.setattr(precision, "_x86_flags", lambda: {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"})
     try:
-        assert not train.cpu_has_bf16()
-        monkeypatch.setattr(train, "_x86_flags", lambda: {"avx512f", "avx512_bf16"})
-        train.cpu_has_bf16.cache_clear()
-        assert train.cpu_has_bf16()
+        assert not precision.cpu_has_bf16()
+        monkeypatch.setattr(precision, "_x86_flags", lambda: {"avx512f", "avx512_bf16"})
+        precision.cpu_has_bf16.cache_clear()
+        assert precision.cpu_has_bf16()
     finally:
-        train.cpu_has_bf16.cache_clear()
+        precision.cpu_has_bf16.cache_clear()
 
 
 def test_a_finished_run_is_not_resumed_on_other_data(tmp_path, caplog):

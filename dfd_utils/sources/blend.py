@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dfd_utils.faces import Box, crop
+from dfd_utils.face_tracking import Box, crop
 
 PATCH_MARGIN = 0.25  # face sizes around the face box that the patch covers (the mask fades inside it)
 

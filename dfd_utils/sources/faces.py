@@ -39,7 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfd_utils.faces import FaceTrack, track_clip
+from dfd_utils.face_tracking import FaceTrack, track_clip
 from dfd_utils.io import progress, read_json, sha256, write_json_atomic
 from dfd_utils.provenance import Ledger, Redone, code_version, stamp
 from dfd_utils.sources.blend import Artifacts, make_fake

@@ -8,11 +8,11 @@ can open, and an interrupted run resumes where it stopped.
 
 Layout under ``<root>/artifacts/``::
 
-    faces/full/artifacts/subset/           the faces set (shared by both variants)
-    faces/full/artifacts/{frames,flow,...} full-frame inputs and results
-    faces/face/artifacts/{frames,flow,...} face-crop inputs and results
-    faces/{full,face}/metrics/<model>.json
-    faces_runs/{full,face}/<model>/        resumable training state (kept out of the cached results)
+    real_faces/full/artifacts/subset/           the faces set (shared by both variants)
+    real_faces/full/artifacts/{frames,flow,...} full-frame inputs and results
+    real_faces/face/artifacts/{frames,flow,...} face-crop inputs and results
+    real_faces/{full,face}/metrics/<model>.json
+    real_faces_runs/{full,face}/<model>/        resumable training state (kept out of the cached results)
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfd_utils.experiment import Result, run_experiment
 from dfd_utils.io import write_json_atomic
 from dfd_utils.paths import Paths
 from dfd_utils.report import metrics_table
-from dfd_utils.stages import extract_frames, make_subset, optical_flow
+from dfd_utils.stages.detector import Result, run_experiment
+from dfd_utils.stages.flow import optical_flow
+from dfd_utils.stages.frames import extract_frames
+from dfd_utils.stages.subset import make_subset
 
 VARIANTS = ("full", "face")
 
@@ -33,11 +35,11 @@ VARIANTS = ("full", "face")
 def variant_root(root: str | Path, variant: str) -> Path:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    return Paths.at(root).artifacts / "faces" / variant
+    return Paths.at(root).artifacts / "real_faces" / variant
 
 
 def runs_folder(root: str | Path, variant: str) -> Path:
-    return Paths.at(root).artifacts / "faces_runs" / variant
+    return Paths.at(root).artifacts / "real_faces_runs" / variant
 
 
 def subset_folder(root: str | Path) -> Path:
@@ -97,7 +99,7 @@ def comparison(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> 
 
 
 def write_comparison(path: str | Path, table: pd.DataFrame, metric: str = "roc_auc") -> Path:
-    """``metrics/faces.json`` for ``dvc metrics show``: the metric per model and variant."""
+    """``metrics/real_faces.json`` for ``dvc metrics show``: the metric per model and variant."""
     values = {model: {k: float(row[k]) for k in (*VARIANTS, "face_minus_full") if k in row and pd.notna(row[k])}
               for model, row in table.iterrows()}
     write_json_atomic(Path(path), {"metric": metric, "models": values})

@@ -1,48 +1,20 @@
-"""The data stages (notebooks 01-03) as functions: the notebooks tell, these do.
-
-Each takes the plain dictionaries of ``params.yaml`` (so DVC, papermill and the
-tests pass the same values) and returns what the notebook shows.
-"""
+"""Stage 02 (notebook 02): frames, labels, manifest and the grouped splits of the subset."""
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-from dfd_utils.config import build, data_config
-from dfd_utils.flow import FlowConfig, compute_all
-from dfd_utils.frames import FrameConfig, extract_all, face_crop_summary, write_index
-from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.config import build
+from dfd_utils.frame_store import FrameConfig
+from dfd_utils.frames import extract_all, face_crop_summary, write_index
+from dfd_utils.io import read_json, worker_count, write_json_atomic
 from dfd_utils.lock import writing
-from dfd_utils.paths import Paths, project_root
-from dfd_utils.sources import dfdc, faces, kaggle
+from dfd_utils.paths import Paths
 from dfd_utils.sources.metadata import load_subset
-from dfd_utils.sources.synthetic import generate
 from dfd_utils.splits import SplitConfig, split_table, split_videos
 
 log = logging.getLogger(__name__)
-
-
-def _workers(workers: int | None) -> int:
-    return workers if workers and workers > 0 else (os.cpu_count() or 1)
-
-
-def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int = 0) -> dict:
-    """Stage 01: the DFDC-format subset (mp4 + metadata.json + checksums.json) from the chosen source."""
-    paths = Paths.at(root)
-    cfg = data_config(data)
-    with writing(paths.subset):
-        if cfg.source == "synthetic":
-            return generate(cfg.generator(seed), paths.subset, workers=_workers(workers))
-        if cfg.source == "faces":
-            return faces.generate(cfg.generator(seed), paths.subset)
-        folder = Path(cfg.dfdc_path or paths.external / "dfdc")
-        folder = folder if folder.is_absolute() else project_root() / folder
-        if cfg.source == "kaggle":
-            folder = kaggle.download(paths.external / "kaggle")
-        metadata, _ = dfdc.select_subset(folder, paths.subset, cfg.num_videos, cfg.fake_share, seed)
-        return metadata
 
 
 def source_checksums(folder: Path) -> dict[str, str]:
@@ -69,7 +41,7 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
 
 def _extract_frames(paths: Paths, cfg: FrameConfig, shares: SplitConfig, folder: Path, records, skipped, seed: int,
                     workers: int) -> dict:
-    done, failed = extract_all(records, paths.frames, cfg, workers=_workers(workers),
+    done, failed = extract_all(records, paths.frames, cfg, workers=worker_count(workers),
                                checksums=source_checksums(folder))
     kept = [r for r in records if r.name in done]
     if not kept:
@@ -87,13 +59,3 @@ def _extract_frames(paths: Paths, cfg: FrameConfig, shares: SplitConfig, folder:
         log.info("face crop: %(fallbacks)d of %(videos)d videos fell back to the full frame", face_crop)
     return {"records": kept, "manifest": manifest, "splits": assignment, "skipped": skips,
             "table": split_table(kept, assignment), "face_crop": face_crop}
-
-
-def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:
-    """Stage 03: Farneback flow for every extracted video."""
-    paths = Paths.at(root)
-    cfg = build(FlowConfig, flow, "flow")
-    names = sorted(read_json(paths.splits))
-    with writing(paths.flow):
-        compute_all(names, paths.frames, paths.flow, cfg, workers=_workers(workers))
-    return names

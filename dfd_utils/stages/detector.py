@@ -28,7 +28,7 @@ from dfd_utils.evaluate import (
     choose_threshold,
     confusion,
 )
-from dfd_utils.frames import FrameConfig
+from dfd_utils.frame_store import FrameConfig
 from dfd_utils.io import write_json_atomic
 from dfd_utils.lock import writing
 from dfd_utils.models import Detector, build_model, save_checkpoint

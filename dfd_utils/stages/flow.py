@@ -1,0 +1,21 @@
+"""Stage 03 (notebook 03): Farneback optical flow for every extracted video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dfd_utils.config import build
+from dfd_utils.flow import FlowConfig, compute_all
+from dfd_utils.io import read_json, worker_count
+from dfd_utils.lock import writing
+from dfd_utils.paths import Paths
+
+
+def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:
+    """Stage 03: Farneback flow for every extracted video."""
+    paths = Paths.at(root)
+    cfg = build(FlowConfig, flow, "flow")
+    names = sorted(read_json(paths.splits))
+    with writing(paths.flow):
+        compute_all(names, paths.frames, paths.flow, cfg, workers=worker_count(workers))
+    return names
