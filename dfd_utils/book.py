@@ -19,16 +19,12 @@ import sys
 from pathlib import Path
 
 from dfd_utils.paths import Paths, project_root
+from dfd_utils.pipeline import chapters
 from dfd_utils.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-CHAPTERS = (
-    "01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline__baseline",
-    "05_two_stream__two_stream_frame", "05_two_stream__two_stream_video", "06_cnn_rnn__cnn_rnn",
-    "07_3d_cnn__cnn3d", "08_compare_models", "09_real_faces",
-)
 
 
 def vendor_mathjax(book: Path) -> Path:
@@ -43,14 +39,15 @@ def vendor_mathjax(book: Path) -> Path:
 def collect_notebooks(root: str | Path, book: Path) -> list[str]:
     """Copy the executed notebooks into the book; returns the chapters found."""
     executed = Paths.at(root).artifacts / "executed"
-    missing = [c for c in CHAPTERS if not (executed / f"{c}.ipynb").is_file()]
+    names = [c.name for c in chapters()]  # dvc.yaml's order; book/_toc.yml lists the same (tested)
+    missing = [c for c in names if not (executed / f"{c}.ipynb").is_file()]
     if missing:
         raise FileNotFoundError(f"{executed}: no executed notebook for {missing} (run `dvc repro` first)")
     out = book / "notebooks"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    sources = [c.split("__")[0] for c in CHAPTERS]
-    for c in CHAPTERS:
+    sources = [c.split("__")[0] for c in names]
+    for c in names:
         book = json.loads((executed / f"{c}.ipynb").read_text())
         first = book["cells"][0]
         text = "".join(first["source"]).replace(COLAB_BADGE, "../images/colab-badge.svg")  # served by the book
@@ -65,7 +62,7 @@ def collect_notebooks(root: str | Path, book: Path) -> list[str]:
             elif "injected-parameters" in tags:
                 tags.append("hide-input")
         (out / f"{c}.ipynb").write_text(json.dumps(book))
-    return list(CHAPTERS)
+    return names
 
 
 def stage_sources(root: str | Path) -> Path:

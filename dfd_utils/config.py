@@ -224,3 +224,15 @@ def load(path: str | os.PathLike = "params.yaml") -> StudyConfig:
     from dfd_utils.pipeline import load_params
 
     return parse(load_params(path), str(path))
+
+
+def for_notebook(params: str | dict) -> StudyConfig:
+    """What a notebook runs with: a profile's name when run by hand (``"smoke"``), or the values DVC passes.
+
+    Through DVC (``dfd_utils.pipeline``), ``params`` holds exactly the values the
+    notebook's stage tracks in ``dvc.yaml``; sections it does not track keep their
+    defaults and must not be read (``tests/test_pipeline.py`` checks the notebooks).
+    """
+    if isinstance(params, str):
+        return load(f"profiles/{params}.yaml")
+    return parse(params, "params.yaml")

@@ -36,20 +36,34 @@ def binary_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
     }
 
 
-def aggregate_frames(frame_probs: np.ndarray, num_frames: int, topk: int = 4) -> pd.DataFrame:
-    """Frame probabilities in video order ``(V*T,)`` -> one row per video, per rule.
+FRAME_RULES = ("share", "mean", "max", "topk")  # frame probabilities -> one video score
+
+
+def video_scores(frame_probs, rule: str, topk: int = 4) -> np.ndarray:
+    """Frame probabilities ``(V, T)`` -> one score per video ``(V,)`` by ``rule``.
 
     share: fraction of frames with p >= 0.5 (the paper's rule, thresholded later);
     mean (DeepfakeBench); max; topk: mean of the k most confident-FAKE frames.
+    Evaluation and ``dfd predict`` both call this, so a video is scored one way.
     """
+    p = np.asarray(frame_probs, dtype=float)  # (V, T)
+    if p.ndim != 2:
+        raise ValueError(f"frame probabilities must be (videos, frames), got shape {p.shape}")
+    if rule == "share":
+        return (p >= 0.5).mean(axis=1)
+    if rule == "mean":
+        return p.mean(axis=1)
+    if rule == "max":
+        return p.max(axis=1)
+    if rule == "topk":
+        return np.sort(p, axis=1)[:, -min(topk, p.shape[1]):].mean(axis=1)
+    raise ValueError(f"unknown frame-to-video rule {rule!r}; expected one of {', '.join(FRAME_RULES)}")
+
+
+def aggregate_frames(frame_probs: np.ndarray, num_frames: int, topk: int = 4) -> pd.DataFrame:
+    """Frame probabilities in video order ``(V*T,)`` -> one row per video, one column per rule."""
     p = np.asarray(frame_probs, dtype=float).reshape(-1, num_frames)  # (V, T)
-    k = min(topk, num_frames)
-    return pd.DataFrame({
-        "share": (p >= 0.5).mean(axis=1),
-        "mean": p.mean(axis=1),
-        "max": p.max(axis=1),
-        "topk": np.sort(p, axis=1)[:, -k:].mean(axis=1),
-    })
+    return pd.DataFrame({rule: video_scores(p, rule, topk) for rule in FRAME_RULES})
 
 
 def choose_threshold(val_labels, val_scores, grid=THRESHOLD_GRID) -> float:
@@ -82,3 +96,61 @@ def confusion(labels, probs, threshold: float = 0.5) -> np.ndarray:
     """2x2 counts, rows true (REAL, FAKE), columns predicted."""
     return skm.confusion_matrix(np.asarray(labels).astype(int), (np.asarray(probs) >= threshold).astype(int),
                                 labels=[0, 1])
+
+
+def score_table(split: str, videos, families, labels, probs, num_frames: int | None, topk: int = 4
+                ) -> pd.DataFrame:
+    """One row per video of ``split``: its label and score(s).
+
+    ``probs``: per-frame probabilities in video order ``(V*T,)`` when ``num_frames``
+    is given (per-frame models: one column per rule, ``prob`` is the paper's share
+    rule), else one probability per video ``(V,)``.
+    """
+    table = pd.DataFrame({"split": split, "video": list(videos), "family": list(families),
+                          "label": np.asarray(labels).astype(int)})
+    if num_frames is None:
+        table["prob"] = np.asarray(probs, dtype=float)
+        return table
+    rules = aggregate_frames(probs, num_frames, topk)
+    for rule in FRAME_RULES:
+        table[rule] = rules[rule].to_numpy()
+    table["prob"] = table["share"]  # the paper's rule is the primary score
+    return table
+
+
+def frame_table(split: str, videos, labels, num_frames: int, probs) -> pd.DataFrame:
+    """One row per frame of ``split`` (per-frame models): video, position, label and probability."""
+    labels = np.asarray(labels).astype(int)
+    return pd.DataFrame({"split": split, "video": np.repeat(list(videos), num_frames),
+                         "position": np.tile(np.arange(num_frames), len(labels)),
+                         "label": np.repeat(labels, num_frames), "prob": np.asarray(probs, dtype=float)})
+
+
+def detector_metrics(videos: pd.DataFrame, frames: pd.DataFrame | None, grid=THRESHOLD_GRID, n_boot: int = 1000,
+                     seed: int = 0) -> dict:
+    """Test metrics of one detector from its val + test score tables (``score_table``).
+
+    Thresholds are chosen on validation only. Per-frame models (``frames`` given,
+    one row per frame) report every frame-to-video rule and frame-level metrics;
+    the decision threshold is the share rule's. Whole-video models decide at 0.5.
+    """
+    val, test = videos[videos.split == "val"], videos[videos.split == "test"]
+    metrics: dict = {}
+    if frames is not None:
+        rules = {}
+        for rule in FRAME_RULES:
+            t = choose_threshold(val.label, val[rule], grid)
+            rules[rule] = {"threshold": t, **binary_metrics(test.label, test[rule], t)}
+        metrics["rules"] = rules
+        metrics["threshold"] = rules["share"]["threshold"]
+        test_frames = frames[frames.split == "test"]
+        metrics["frame"] = binary_metrics(test_frames.label, test_frames.prob)
+    else:
+        metrics["threshold"] = 0.5
+    t = metrics["threshold"]
+    metrics["video"] = binary_metrics(test.label, test.prob, t)
+    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, n_boot, seed)
+    metrics["val_video"] = binary_metrics(val.label, val.prob, t)
+    metrics["confusion"] = confusion(test.label, test.prob, t).tolist()
+    metrics["test_videos"] = int(len(test))
+    return metrics

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.frame_store import load_video_frames, video_stem
-from dfd_utils.io import process_pool, progress, sha256_files, write_json_atomic
+from dfd_utils.io import atomic_path, process_pool, progress, sha256_files, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
 log = logging.getLogger(__name__)
@@ -105,9 +104,8 @@ def _flow_job(args) -> tuple[str, str | None]:
     cv2.setNumThreads(1)
     flow = video_flow(load_video_frames(frames_root, name), cfg)
     record.unlink(missing_ok=True)  # never a stamp beside flow it did not make
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, flow)
-    tmp.replace(out)
+    with atomic_path(out, suffix=".npy") as tmp:
+        np.save(tmp, flow)
     write_json_atomic(record, made_by)
     return name, why
 
@@ -128,7 +126,7 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
     for p in stale:  # only flow this stage wrote (it has a stamp beside it)
         p.unlink()
         p.with_suffix(".json").unlink()
-    for p in flow_root.glob(".*.tmp.npy"):
+    for p in flow_root.glob(".*.tmp.npy"):  # left by a killed run
         p.unlink()
     if stale:
         log.warning("%s: removed the flow of %d videos no longer listed", flow_root, len(stale))

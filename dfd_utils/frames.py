@@ -19,7 +19,7 @@ import pandas as pd
 
 from dfd_utils.face_tracking import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
-from dfd_utils.io import process_pool, progress, read_json, sha256, write_json_atomic
+from dfd_utils.io import atomic_path, process_pool, progress, read_json, sha256, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames, resize
@@ -175,9 +175,8 @@ def write_index(records: list[VideoRecord], done: dict[str, dict], splits: dict[
                              path=f"{video_stem(r.name)}/{frame_name(position)}"))
     manifest = pd.DataFrame(rows)
     write_json_atomic(root / "labels.json", dict(zip(manifest.path, manifest.label.astype(int).tolist())))
-    tmp = root / ".manifest.csv.tmp"
-    manifest.to_csv(tmp, index=False)
-    tmp.replace(root / "manifest.csv")
+    with atomic_path(root / "manifest.csv") as tmp:
+        manifest.to_csv(tmp, index=False)
     return manifest
 
 

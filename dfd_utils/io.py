@@ -8,18 +8,36 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm  # the terminal bar: the executed notebooks stay free of widget warnings
 
 
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    """Write JSON through a temp file and a rename, so a crash never leaves half a file."""
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """A temp path beside ``path`` to write to; renamed onto ``path`` only if the block succeeds.
+
+    A crash or an error never leaves half a file under the real name, and the temp
+    file is removed on failure. Hidden (``.name.<pid>.tmp``), so globs for outputs
+    skip it; the process id keeps parallel writers apart. ``suffix``: a file type
+    the writer insists on (OpenCV picks the container by ``.mp4``, numpy adds ``.npy``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix or ''}")
+    tmp.unlink(missing_ok=True)  # never write through whatever is there (a planted symlink)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    """Write JSON through a temp file and a rename, so a crash never leaves half a file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def read_json(path: str | os.PathLike):

@@ -13,19 +13,24 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from dfd_utils import profiles
 from dfd_utils.paths import Paths, project_root
 
 log = logging.getLogger(__name__)
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict:
+    """A parameters file; a profile (``profiles/<name>.yaml``) is merged over the base profile first."""
     path = Path(path)
     if not path.is_absolute():
         path = project_root() / path
+    if path.parent == profiles.profiles_dir() and path.suffix == ".yaml":
+        return profiles.resolve(path.stem)
     try:
         params = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -49,13 +54,78 @@ def notebook_path(name: str) -> Path:
     return path
 
 
-def parameters_for(notebook: Path, params: dict, root: str = ".") -> dict:
-    """The values from ``params`` that the notebook's parameters cell declares."""
+@dataclass(frozen=True)
+class Chapter:
+    """One executed notebook of the study: a notebook, run once or once per model (notebook 05 runs twice)."""
+
+    notebook: str  # notebooks/<notebook>.ipynb
+    model_name: str | None = None  # set for the detector stages (04-07)
+
+    @property
+    def name(self) -> str:
+        """The executed copy's name (``artifacts/executed/<name>.ipynb``) and the book page's."""
+        return f"{self.notebook}__{self.model_name}" if self.model_name else self.notebook
+
+
+def _stages() -> dict:
+    return yaml.safe_load((project_root() / "dvc.yaml").read_text())["stages"]
+
+
+def chapters() -> list[Chapter]:
+    """The study's chapters in pipeline order, read from ``dvc.yaml``: the one list the book and tests use."""
+    out = []
+    for stage in _stages().values():
+        if "foreach" in stage:
+            out += [Chapter(item["notebook"], key) for key, item in stage["foreach"].items()]
+        else:
+            out.append(Chapter(stage["cmd"].split("dfd_utils.pipeline", 1)[1].split()[0]))
+    return out
+
+
+def stage_params(notebook: str, model_name: str | None = None) -> list[str]:
+    """The parameters (dotted, as ``dvc.yaml`` lists them) of the stage that runs ``notebook``."""
+    found: list[str] = []
+    for stage in _stages().values():
+        if "foreach" in stage:
+            for key, item in stage["foreach"].items():
+                if item.get("notebook") == notebook and model_name in (None, key):
+                    found += [p.replace("${key}", key) for p in stage["do"].get("params", [])]
+        elif f"pipeline {notebook}" in stage.get("cmd", ""):
+            found += stage.get("params", [])
+    if not found:
+        raise ValueError(f"dvc.yaml: no stage runs notebook {notebook} (or it tracks no parameters)")
+    return list(dict.fromkeys(found))
+
+
+def select(params: dict, dotted: list[str]) -> dict:
+    """The values of ``params`` named by ``dotted`` keys (``train``, ``data.source``), nested as in the file."""
+    out: dict = {}
+    for key in dotted:
+        *parents, last = key.split(".")
+        source, target = params, out
+        for part in parents:
+            source = source.get(part, {}) if isinstance(source, dict) else {}
+            target = target.setdefault(part, {})
+        if isinstance(source, dict) and last in source:
+            target[last] = source[last]
+    return out
+
+
+UNTRACKED = ("workers",)  # how many processes: it changes the speed, never a result
+
+
+def parameters_for(notebook: Path, params: dict, root: str = ".", model_name: str | None = None) -> dict:
+    """What papermill passes: ``root``, the model's name, and ``params``: exactly the values its DVC stage tracks.
+
+    A notebook therefore cannot read a value that DVC does not know it depends on.
+    """
     import papermill
 
     declared = papermill.inspect_notebook(str(notebook))
-    values = {name: params[name] for name in declared if name in params}
-    values["root"] = root
+    values: dict = {"root": root}
+    if "params" in declared:
+        tracked = select(params, stage_params(notebook.stem, model_name))
+        values["params"] = {**tracked, **{k: params[k] for k in UNTRACKED if k in params}}
     return values
 
 
@@ -66,8 +136,9 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
     notebook = notebook_path(name)
     params = load_params(params_file)
     check_params(params, params_file)  # a typo or a bad value stops every stage before any work
-    values = parameters_for(notebook, params, root)
-    values.update(overrides or {})
+    overrides = overrides or {}
+    values = parameters_for(notebook, params, root, overrides.get("model_name"))
+    values.update(overrides)
     out = Paths.at(root).artifacts / "executed" / (f"{output_name}.ipynb" if output_name else notebook.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s with %s", notebook.name, sorted(values))

@@ -147,3 +147,23 @@ def comparison_bars(summary, metric: str = "roc_auc", ax=None):
     ax.set(ylabel=f"video {metric} (test)", ylim=(0, 1.05))
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+def variant_bars(table, variants=("full", "face"), ylabel: str = "test ROC AUC", ax=None):
+    """Grouped bars: one group per model, one bar per input variant, each with its 95 % interval.
+
+    ``table``: one row per model with columns ``<variant>``, ``<variant>_low``, ``<variant>_high``.
+    """
+    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    x = np.arange(len(table))
+    width = 0.8 / len(variants)
+    for i, v in enumerate(variants):
+        values = table[v].to_numpy()
+        err = [values - table[f"{v}_low"].to_numpy(), table[f"{v}_high"].to_numpy() - values]
+        ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=v)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x, table.index, rotation=20)
+    ax.set(ylabel=ylabel, ylim=(0, 1.05))
+    ax.legend(title="input")
+    ax.figure.tight_layout()
+    return ax

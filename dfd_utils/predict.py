@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfd_utils.evaluate import FRAME_RULES, video_scores
 from dfd_utils.face_tracking import track_clip
 from dfd_utils.flow import video_flow
 from dfd_utils.frame_store import FrameConfig
@@ -68,6 +69,10 @@ class Predictor:
             where = "--threshold" if threshold is not None else f"{checkpoint}: its threshold"
             raise ValueError(f"{where} must be a finite number, got {chosen!r}")
         self.threshold = float(chosen)
+        self.rule = self.payload.get("rule", "share")  # how frame probabilities become the video's score
+        if self.model.level == "frame" and self.rule not in FRAME_RULES:
+            raise ValueError(f"{checkpoint}: unknown frame-to-video rule {self.rule!r}; expected one of "
+                             f"{', '.join(FRAME_RULES)}")
 
     def _inputs(self, frames: np.ndarray, warnings: list[str] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -103,8 +108,7 @@ class Predictor:
         if self.model.level == "frame":
             probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
             result.frame_probs = [round(float(p), 4) for p in probs]
-            share_rule = self.payload.get("rule", "share") == "share"
-            score = float((probs >= 0.5).mean()) if share_rule else float(probs.mean())
+            score = float(video_scores(probs[None], self.rule)[0])  # (1, T) -> one score
         else:
             score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
         if not math.isfinite(score) or (result.frame_probs and not all(map(math.isfinite, result.frame_probs))):

@@ -26,13 +26,40 @@ def metrics_table(metrics: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def interval(value: float, low: float, high: float) -> str:
+    """``0.91 [0.85, 0.96]``: a value with its 95 % interval, as every table of the book prints it."""
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def with_intervals(table: pd.DataFrame, columns, keep=()) -> pd.DataFrame:
+    """``table``'s ``columns`` as interval strings, from their ``*_low``/``*_high`` bounds; ``keep`` as they are."""
+    out = table[list(keep)].copy()
+    for k in columns:
+        out[k] = [interval(v, lo, hi) for v, lo, hi in zip(table[k], table[f"{k}_low"], table[f"{k}_high"])]
+    return out
+
+
 def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy")
               ) -> pd.DataFrame:
-    """``0.91 [0.85, 0.96]`` strings, for the book's comparison table."""
-    out = table[["table", "threshold"]].copy()
-    for k in columns:
-        out[k] = [f"{v:.2f} [{lo:.2f}, {hi:.2f}]" for v, lo, hi in zip(table[k], table[f"{k}_low"], table[f"{k}_high"])]
-    return out
+    """The book's comparison table: each metric with its interval, beside the paper's table and the threshold."""
+    return with_intervals(table, columns, keep=("table", "threshold"))
+
+
+def reading(summary: pd.DataFrame, metric: str = "roc_auc", baseline: str = "baseline") -> str:
+    """What the intervals allow one to say, computed (never typed): which models beat chance, which the baseline.
+
+    A model beats chance when the lower bound of its interval is above 0.5; it beats
+    the baseline when its lower bound is above the baseline's upper bound.
+    """
+    above = [m for m in summary.index if summary.loc[m, f"{metric}_low"] > 0.5]
+    chance = [m for m in summary.index if m not in above]
+    lines = [f"better than chance: {', '.join(above) or 'none'}",
+             f"not distinguishable from chance: {', '.join(chance) or 'none'}"]
+    if baseline in summary.index:
+        ceiling = summary.loc[baseline, f"{metric}_high"]
+        beats = [m for m in summary.index if m != baseline and summary.loc[m, f"{metric}_low"] > ceiling]
+        lines.append(f"models whose interval lies above the {baseline}'s: {', '.join(beats) or 'none'}")
+    return "\n".join(lines)
 
 
 def load_results(root: str | Path, names) -> tuple[dict[str, dict], dict[str, pd.DataFrame]]:

@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
 from dfd_utils.datasets import SplitData, make_view
-from dfd_utils.io import progress
+from dfd_utils.io import atomic_path, progress
 from dfd_utils.losses import LossConfig, class_weights, make_loss
 from dfd_utils.models import Detector
 from dfd_utils.precision import autocast, prepare, resolve_device
@@ -247,9 +247,8 @@ def _load_last(path: Path) -> dict | None:
 
 
 def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 # The loop, the models (dfd_utils.models imports all five), the datasets and losses, hashed

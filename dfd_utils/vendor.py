@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from dfd_utils.io import atomic_path
 from dfd_utils.paths import project_root
 
 VEGA = {"vega@5.20.2": "build/vega.min.js", "vega-lite@5.2.0": "build/vega-lite.min.js",
@@ -58,10 +59,8 @@ def write_plots_template(path: str | Path | None = None) -> Path:
     for package, member in VEGA.items():
         code = npm_file(package, member).decode("utf-8").replace("</script", "<\\/script")
         scripts.append(f"    <script>/* {package} (npm) */\n{code}\n    </script>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(PAGE.format(scripts_inline="\n".join(scripts)))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(PAGE.format(scripts_inline="\n".join(scripts)))
     return path
 
 

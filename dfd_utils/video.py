@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dfd_utils.io import atomic_path
+
 # FFmpeg's own complaints ("moov atom not found", "partial file") go to stderr without the
 # file's name, once per open; our VideoError names the file and the reason instead.
 # OPENCV_FFMPEG_LOGLEVEL=16 (errors) brings them back for debugging.
@@ -190,15 +192,13 @@ def resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
 def write_video(path: str | os.PathLike, frames_rgb: np.ndarray, fps: float) -> None:
     """Write RGB uint8 frames ``(T, H, W, 3)`` to an mp4 atomically (temp + rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     height, width = frames_rgb.shape[1:3]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(path, "OpenCV cannot open a video writer (mp4v)")
-    try:
-        for frame in frames_rgb:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        if not writer.isOpened():
+            raise VideoError(path, "OpenCV cannot open a video writer (mp4v)")
+        try:
+            for frame in frames_rgb:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()

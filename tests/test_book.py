@@ -1,6 +1,6 @@
 """The book, as a reader sees it: every page of a book built from the smoke run, in Chromium.
 
-Runs the nine notebooks on the smoke profile through papermill (as DVC does), builds
+Builds, from the nine notebooks executed on the smoke profile (``tests/smoke_study.py``, once per session),
 the book offline, then opens every page in headless Chromium (Debian's, with
 background networking off) and fails on a missing image, script or stylesheet, an
 in-book link to nowhere, a resource from the network, a console error, or a formula
@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from smoke_study import ROOT, run_smoke_study
 
 from dfd_utils.paths import project_root
 
@@ -24,20 +25,11 @@ pytestmark = [
                        reason="no Chromium: apt-get install chromium chromium-driver (as .ci/run does)"),
     pytest.mark.slow,
 ]
-ROOT = "build/smoke"
-RUNS = [("01_download_subset", {}, None), ("02_extract_frames", {}, None), ("03_optical_flow", {}, None)] + [
-    (nb, {"model_name": model}, f"{nb}__{model}") for nb, model in (
-        ("04_baseline", "baseline"), ("05_two_stream", "two_stream_frame"), ("05_two_stream", "two_stream_video"),
-        ("06_cnn_rnn", "cnn_rnn"), ("07_3d_cnn", "cnn3d"))] + [
-    ("08_compare_models", {}, None), ("09_real_faces", {}, None)]
-
-
 @pytest.fixture(scope="module")
 def book_html() -> Path:
-    from dfd_utils import book, pipeline
+    from dfd_utils import book
 
-    for notebook, overrides, output in RUNS:
-        pipeline.run(notebook, "profiles/smoke.yaml", ROOT, overrides, output)
+    run_smoke_study()  # once per session, shared with tests/test_notebooks.py
     return book.build(ROOT).parent
 
 

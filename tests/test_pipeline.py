@@ -3,13 +3,16 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
-from dfd_utils.pipeline import load_params, notebook_path, parameters_for
+from dfd_utils import profiles
+from dfd_utils.config import parse
+from dfd_utils.pipeline import UNTRACKED, chapters, load_params, notebook_path, parameters_for, stage_params
 from dfd_utils.provenance import imported_modules, module_closure
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILES = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "profiles").glob("*.yaml")}
+PROFILES = {name: profiles.resolve(name) for name in profiles.names()}  # each overlay merged over the base
 
 
 def _keys(d, prefix=""):
@@ -24,32 +27,77 @@ def _keys(d, prefix=""):
 def test_params_yaml_is_the_demo_profile():
     assert set(PROFILES) == {"smoke", "demo", "paper"}
     assert load_params() == PROFILES["demo"]
+    assert (ROOT / "params.yaml").read_text() == profiles.render("demo"), "regenerate: make profile PROFILE=demo"
 
 
-def test_profiles_set_the_same_keys():
-    assert _keys(PROFILES["smoke"]) == _keys(PROFILES["demo"]) == _keys(PROFILES["paper"])
+def test_every_profile_resolves_to_a_complete_checked_configuration():
+    """Overlays hold only differences, yet each merges into every key of the base and passes the typed checks."""
+    for name, params in PROFILES.items():
+        assert _keys(params) == _keys(PROFILES["demo"]), name
+        parse(params, f"profiles/{name}.yaml")
     assert PROFILES["paper"]["train"]["backbone"] == "resnet50" and PROFILES["paper"]["data"]["num_videos"] == 825
+    assert PROFILES["paper"]["train"]["lr"] == PROFILES["demo"]["train"]["lr"]  # inherited, not copied
 
 
-def test_notebook_defaults_are_the_smoke_profile():
-    smoke = PROFILES["smoke"]
+def test_overlays_hold_only_differences():
+    base = profiles.read_profile("demo")
+
+    def same(over, base_part, where=""):
+        for k, v in over.items():
+            if isinstance(v, dict) and isinstance(base_part[k], dict) and base_part[k]:
+                yield from same(v, base_part[k], f"{where}{k}.")
+            elif v == base_part[k]:
+                yield f"{where}{k}"
+
+    for name in profiles.names()[1:]:
+        assert list(same(profiles.read_profile(name), base)) == [], f"profiles/{name}.yaml repeats the base"
+
+
+def test_an_overlay_key_the_base_lacks_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "demo.yaml").write_text("train:\n  epochs: 5\n")
+    (tmp_path / "typo.yaml").write_text("train:\n  epoch: 3\n")
+    monkeypatch.setattr(profiles, "profiles_dir", lambda: tmp_path)
+    with pytest.raises(ValueError, match=r"typo.yaml: train.epoch: not a key of the base profile"):
+        profiles.resolve("typo")
+    assert profiles.resolve("demo") == {"train": {"epochs": 5}}
+
+
+def test_make_profile_writes_the_merged_profile_with_the_base_comments(tmp_path):
+    out = profiles.write_params("paper", tmp_path / "params.yaml")
+    text = out.read_text()
+    assert yaml.safe_load(text) == PROFILES["paper"]
+    assert "# the paper's Adam learning rate" in text and text.startswith("# GENERATED from profiles/demo.yaml")
+
+
+def test_notebooks_take_a_profile_by_hand_and_have_no_outputs():
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged parameters"
         namespace: dict = {}
         exec("".join(params[0]["source"]), namespace)
-        assert namespace["root"] == "build/smoke", nb.name
-        for key in ("frames", "flow", "splits", "real_faces"):
-            if key in namespace:
-                assert namespace[key] == smoke[key], f"{nb.name}: {key}"
+        assert namespace["root"] == "build/smoke" and namespace["params"] == "smoke", nb.name
         assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{nb.name} has outputs"
 
 
-def test_parameters_for_passes_only_declared_names():
+def test_parameters_for_passes_exactly_what_the_stage_tracks():
     values = parameters_for(notebook_path("03_optical_flow"), PROFILES["demo"], root=".")
-    assert set(values) == {"root", "seed", "workers", "flow"}
-    assert values["flow"] == PROFILES["demo"]["flow"]
+    assert values == {"root": ".", "params": {"flow": PROFILES["demo"]["flow"], "workers": 0}}
+    train = parameters_for(notebook_path("05_two_stream"), PROFILES["demo"], root=".", model_name="two_stream_video")
+    assert set(train["params"]) == {"seed", "device", "data", "frames", "train", "models", "evaluate", "workers"}
+    assert train["params"]["data"] == {"source": "synthetic", "num_videos": 120}  # dotted: only those two keys
+    assert train["params"]["models"] == {"two_stream_video": {}}
+
+
+def test_notebooks_read_only_sections_their_stage_tracks():
+    """``study.<section>`` in a notebook must be a section its DVC stage lists, or DVC would not rerun it."""
+    import re
+
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        tracked = {p.split(".")[0] for p in stage_params(nb.stem)} | set(UNTRACKED)
+        read = set(re.findall(r"study\.(\w+)", code))
+        assert read <= tracked, f"{nb.name} reads {sorted(read - tracked)}, which its stage does not track"
 
 
 def test_every_stage_notebook_exists_and_params_are_known():
@@ -61,9 +109,16 @@ def test_every_stage_notebook_exists_and_params_are_known():
             for p in s.get("params", []):
                 p = p.replace("${key}", "baseline")
                 assert p in demo_keys, f"{name}: unknown param {p}"
-    for nb in ("01_download_subset", "02_extract_frames", "03_optical_flow", "04_baseline", "05_two_stream",
-               "06_cnn_rnn", "07_3d_cnn", "08_compare_models", "09_real_faces"):
-        assert notebook_path(nb).is_file()
+    for chapter in chapters():
+        assert notebook_path(chapter.notebook).is_file()
+    assert {c.notebook for c in chapters()} == {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+
+
+def test_the_book_lists_the_chapters_in_pipeline_order():
+    """dvc.yaml holds the one chapter list; the book's table of contents must follow it."""
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"] if c["file"].startswith("notebooks/")]
+    assert files == [f"notebooks/{c.name}" for c in chapters()]
 
 
 def test_stage_deps_cover_every_module_the_notebook_imports():

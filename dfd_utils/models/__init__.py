@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from dfd_utils.io import atomic_path
 from dfd_utils.models.base import Detector
 from dfd_utils.models.cnn3d import Cnn3d
 from dfd_utils.models.frame_models import Baseline, TwoStreamFrame
@@ -52,9 +53,8 @@ def save_checkpoint(path: str | os.PathLike, model: Detector, name: str, model_c
     cfg = {k: v for k, v in model_cfg.items() if k not in ("weights", "weights_fallback")}
     payload = {"format": CHECKPOINT_FORMAT, "model": name, "model_cfg": cfg,
                "state_dict": model.state_dict(), **(extra or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Detector, dict]:

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from dfd_utils.checks import check_range
-from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.io import atomic_path, read_json, write_json_atomic
 from dfd_utils.provenance import Ledger, Redone, is_plain_name, stamp
 from dfd_utils.sources.metadata import LABELS, VIDEO_SUFFIXES, Skip
 from dfd_utils.video import VideoError, probe
@@ -224,14 +224,12 @@ def _materialise(c: Candidate, out_dir: Path) -> Path:
     does to its files (permissions, edits) must never reach the user's DFDC copy.
     """
     dest = out_dir / plain_name(c.name, "metadata")
-    tmp = out_dir / f".{c.name}.tmp"
-    tmp.unlink(missing_ok=True)  # never write through whatever is there (a planted symlink)
-    if c.member:
-        with zipfile.ZipFile(c.container) as zf, zf.open(c.member) as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-    else:
-        shutil.copyfile(Path(c.container) / c.name, tmp)
-    tmp.replace(dest)
+    with atomic_path(dest) as tmp:  # a fresh temp file: never written through a planted symlink
+        if c.member:
+            with zipfile.ZipFile(c.container) as zf, zf.open(c.member) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        else:
+            shutil.copyfile(Path(c.container) / c.name, tmp)
     return dest
 
 
@@ -256,7 +254,6 @@ class _Picker:
                 try:
                     _materialise(c, self.out_dir)
                 except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError) as err:
-                    (self.out_dir / f".{c.name}.tmp").unlink(missing_ok=True)
                     raise VideoError(path, f"cannot be copied out ({type(err).__name__}: {err})") from None
             info = probe(path)
             if (info.height, info.width) != tuple(self.size):

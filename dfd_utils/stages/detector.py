@@ -15,19 +15,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from dfd_utils.config import build, merged_train, train_settings
+from dfd_utils.config import StudyConfig, build, merged_train, train_settings
 from dfd_utils.datasets import SplitData, load_split
-from dfd_utils.evaluate import (
-    aggregate_frames,
-    binary_metrics,
-    bootstrap_ci,
-    choose_threshold,
-    confusion,
-)
+from dfd_utils.evaluate import detector_metrics, frame_table, score_table
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.io import write_json_atomic
 from dfd_utils.lock import writing
@@ -74,17 +67,18 @@ def _load(paths: Paths, model: Detector, split: str, limit: int | None = None) -
                       three_d=model.three_d, limit=limit)
 
 
-def _video_table(model: Detector, data: SplitData, probs: np.ndarray, split: str, topk: int) -> pd.DataFrame:
-    table = pd.DataFrame({"split": split, "video": data.videos, "family": data.families,
-                          "label": data.labels.numpy().astype(int)})
-    if model.level == "frame":
-        rules = aggregate_frames(probs, data.num_frames, topk)
-        for rule in rules:
-            table[rule] = rules[rule].to_numpy()
-        table["prob"] = table["share"]  # the paper's rule is the primary score
-    else:
-        table["prob"] = probs
-    return table
+def score_splits(model: Detector, data: dict[str, SplitData], topk: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The trained model's scores on val and test: one row per video, and per frame for per-frame models."""
+    videos, frames = [], []
+    for split in ("val", "test"):
+        d = data[split]
+        probs = predict(model, d, 32, "cpu", "fp32")  # (V*T,) per-frame models, (V,) whole-video models
+        per_frame = model.level == "frame"
+        videos.append(score_table(split, d.videos, d.families, d.labels.numpy(), probs,
+                                  d.num_frames if per_frame else None, topk))
+        if per_frame:
+            frames.append(frame_table(split, d.videos, d.labels.numpy(), d.num_frames, probs))
+    return pd.concat(videos, ignore_index=True), pd.concat(frames, ignore_index=True) if frames else None
 
 
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
@@ -119,41 +113,10 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
                      model_settings=mcfg)
     model = model.float().to(memory_format=torch.contiguous_format).cpu()
-    grid = eval_cfg.threshold_grid
-    topk = eval_cfg.topk
-    tables, frame_tables = [], []
-    for split in ("val", "test"):
-        probs = predict(model, data[split], 32, "cpu", "fp32")
-        tables.append(_video_table(model, data[split], probs, split, topk))
-        if model.level == "frame":
-            d = data[split]
-            frame_tables.append(pd.DataFrame({
-                "split": split, "video": np.repeat(d.videos, d.num_frames),
-                "position": np.tile(np.arange(d.num_frames), len(d.videos)),
-                "label": np.repeat(d.labels.numpy().astype(int), d.num_frames), "prob": probs}))
-    videos = pd.concat(tables, ignore_index=True)
-    frames_df = pd.concat(frame_tables, ignore_index=True) if frame_tables else None
-    val, test = videos[videos.split == "val"], videos[videos.split == "test"]
-    metrics: dict = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
-                     "epochs_run": len(fitted["history"]), **videos_used(data, data_info)}
-    if model.level == "frame":
-        rules = {}
-        for rule in ("share", "mean", "max", "topk"):
-            t = choose_threshold(val.label, val[rule], grid)  # chosen on validation only
-            rules[rule] = {"threshold": t, **binary_metrics(test.label, test[rule], t)}
-        metrics["rules"] = rules
-        metrics["threshold"] = rules["share"]["threshold"]
-        ft = frames_df[frames_df.split == "test"]
-        metrics["frame"] = binary_metrics(ft.label, ft.prob)
-    else:
-        metrics["threshold"] = 0.5
-    t = metrics["threshold"]
-    metrics["video"] = binary_metrics(test.label, test.prob, t)
-    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, eval_cfg.bootstrap, seed)
-    metrics["val_video"] = binary_metrics(val.label, val.prob, t)
-    metrics["confusion"] = confusion(test.label, test.prob, t).tolist()
-    metrics["test_videos"] = int(len(test))
-
+    videos, frames_df = score_splits(model, data, eval_cfg.topk)
+    metrics = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
+               "epochs_run": len(fitted["history"]), **videos_used(data, data_info),
+               **detector_metrics(videos, frames_df, eval_cfg.threshold_grid, eval_cfg.bootstrap, seed)}
     out = paths.predictions / name
     out.mkdir(parents=True, exist_ok=True)
     videos.to_csv(out / "videos.csv", index=False)
@@ -161,9 +124,17 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         frames_df.to_csv(out / "frames.csv", index=False)
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
-        "threshold": t, "rule": "share" if model.level == "frame" else "prob", "level": model.level,
-        "input": asdict(frame_cfg),  # dfd predict rebuilds the preprocessing from this
+        "threshold": metrics["threshold"], "rule": "share" if model.level == "frame" else "prob",
+        "level": model.level, "input": asdict(frame_cfg),  # dfd predict rebuilds the preprocessing from this
         "config": {"train": asdict(cfg), "model": mcfg, "frames": asdict(frame_cfg), "evaluate": asdict(eval_cfg)},
         "made_by": fitted["made_by"], "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 
+
+
+def train_detector(name: str, study: StudyConfig, root: str | Path = ".", live: bool = True) -> Result:
+    """Notebooks 04-07: :func:`run_experiment` with the study's sections (``params.yaml`` or a profile)."""
+    return run_experiment(name, study.train, asdict(study.frames), asdict(study.evaluate), root=root, seed=study.seed,
+                          device=study.device, data_info={"source": study.data.source,
+                                                          "num_videos": study.data.num_videos},
+                          live=live, models=study.models)

@@ -17,17 +17,22 @@ Layout under ``<root>/artifacts/``::
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from dfd_utils.config import StudyConfig
+from dfd_utils.frame_store import load_video_frames
 from dfd_utils.io import write_json_atomic
 from dfd_utils.paths import Paths
-from dfd_utils.report import metrics_table
+from dfd_utils.report import metrics_table, with_intervals
 from dfd_utils.stages.detector import Result, run_experiment
 from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.frames import extract_frames
 from dfd_utils.stages.subset import make_subset
+from dfd_utils.video import read_sampled_frames
 
 VARIANTS = ("full", "face")
 
@@ -46,11 +51,34 @@ def subset_folder(root: str | Path) -> Path:
     return Paths.at(variant_root(root, "full")).subset
 
 
-def make_faces_set(study: dict, root: str | Path, seed: int = 0) -> dict:
-    """The faces set for both variants: ``study`` holds num_videos, fake_share and the source knobs."""
-    data = {"source": "faces", "num_videos": study["num_videos"], "fake_share": study["fake_share"],
-            "faces": study.get("faces", {})}
-    return make_subset(data, variant_root(root, "full"), seed=seed)
+def make_faces_set(study: StudyConfig, root: str | Path) -> dict:
+    """The faces set for both variants (``real_faces``: num_videos, fake_share, the source's knobs)."""
+    chapter = study.real_faces
+    data = {"source": "faces", "num_videos": chapter.num_videos, "fake_share": chapter.fake_share,
+            "faces": chapter.faces}
+    return make_subset(data, variant_root(root, "full"), seed=study.seed, workers=study.workers)
+
+
+def set_counts(metadata: dict) -> pd.DataFrame:
+    """Videos per split, person and kind (real, overlay, self-blended)."""
+    table = pd.DataFrame.from_dict(metadata, orient="index").fillna({"fake_type": "real"})
+    return table.groupby(["study_split", "identity", "fake_type"]).size().unstack(fill_value=0)
+
+
+def example_frames(metadata: dict, root: str | Path, per_row: int = 4) -> dict[str, np.ndarray]:
+    """For each person, one original and one fake of each kind made from it: ``{title: (T, H, W, 3) uint8}``."""
+    subset = subset_folder(root)
+    rows: dict[str, np.ndarray] = {}
+    for kind in ("overlay", "self_blended"):
+        seen: set[str] = set()
+        for name, entry in sorted(metadata.items()):
+            if entry.get("fake_type") != kind or entry.get("identity") in seen:
+                continue
+            seen.add(entry["identity"])
+            original = entry["original"]
+            rows.setdefault(f"REAL {original}", read_sampled_frames(subset / original, per_row)[0])
+            rows[f"{kind} {name}"] = read_sampled_frames(subset / name, per_row)[0]
+    return rows
 
 
 def variant_frames(frames: dict, variant: str, overrides: dict) -> dict:
@@ -58,25 +86,58 @@ def variant_frames(frames: dict, variant: str, overrides: dict) -> dict:
     return {**frames, **overrides.get(variant, {}), "crop": variant}
 
 
-def prepare_variant(variant: str, frames: dict, flow: dict, root: str | Path, seed: int = 0, workers: int = 0
-                    ) -> dict:
-    """Stages 02 and 03 for one variant, reading the shared subset."""
-    where = variant_root(root, variant)
-    extracted = extract_frames(frames, {"train": 0.8, "val": 0.1, "test": 0.1}, where, seed=seed, workers=workers,
-                               subset=subset_folder(root))
-    optical_flow(flow, where, workers=workers)
-    return extracted
+def frames_for(study: StudyConfig, variant: str) -> dict:
+    return variant_frames(asdict(study.frames), variant, study.real_faces.frames)
 
 
-def train_variant(variant: str, model_name: str, train: dict, frames: dict, evaluate: dict, root: str | Path,
-                  seed: int = 0, device: str = "cpu", models: dict | None = None) -> Result:
+def prepare_variants(study: StudyConfig, root: str | Path) -> dict[str, dict]:
+    """Stages 02 and 03 for both variants, reading the shared subset: ``{variant: extract_frames' result}``."""
+    prepared = {}
+    for variant in VARIANTS:
+        where = variant_root(root, variant)
+        prepared[variant] = extract_frames(frames_for(study, variant), {"train": 0.8, "val": 0.1, "test": 0.1},
+                                           where, seed=study.seed, workers=study.workers, subset=subset_folder(root))
+        optical_flow(asdict(study.flow), where, workers=study.workers)
+    return prepared
+
+
+def face_crop_note(prepared: dict[str, dict]) -> str:
+    """How often the face variant really saw a tracked face."""
+    crop = prepared["face"]["face_crop"]
+    return (f"face crop: the detector saw the tracked face in {crop['frames_with_face']} of {crop['frames']} frames; "
+            f"{crop['fallbacks']} of {crop['videos']} videos fell back to the full frame {crop['fallback_videos'][:5]}")
+
+
+def example_in_both(metadata: dict, root: str | Path) -> dict[str, np.ndarray]:
+    """A test fake as each variant's detector sees it: ``{"full: x.mp4": (T, h, w, 3), "face: x.mp4": ...}``."""
+    name = next(n for n, e in sorted(metadata.items()) if e["label"] == "FAKE" and e["study_split"] == "test")
+    return {f"{v}: {name}": load_video_frames(Paths.at(variant_root(root, v)).frames, name) for v in VARIANTS}
+
+
+def train_variant(variant: str, model_name: str, study: StudyConfig, root: str | Path) -> Result:
     """Stages 04-07 for one model of one variant (learning curves in the result, not DVCLive).
 
-    ``models``: per-model overrides of ``train`` (``params.yaml`` › ``models``).
+    Training takes ``train``, the model's override in ``models``, then ``real_faces.train`` on top.
     """
-    return run_experiment(model_name, train, frames, evaluate, root=variant_root(root, variant), seed=seed,
-                          device=device, data_info={"source": "faces", "variant": variant}, live=False,
-                          runs=runs_folder(root, variant), models=models)
+    train = {**study.train, **study.real_faces.train}
+    return run_experiment(model_name, train, frames_for(study, variant), asdict(study.evaluate),
+                          root=variant_root(root, variant), seed=study.seed, device=study.device,
+                          data_info={"source": "faces", "variant": variant}, live=False,
+                          runs=runs_folder(root, variant), models=study.models)
+
+
+def train_all(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]]:
+    """Every model of ``real_faces.models`` on both variants: ``{variant: {model: metrics JSON}}``."""
+    return {variant: {name: train_variant(variant, name, study, root).metrics for name in study.real_faces.models}
+            for variant in VARIANTS}
+
+
+def training_table(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """How each training went: best epoch, epochs run, validation and test AUC."""
+    rows = [{"input": v, "model": m, "best epoch": r["best_epoch"], "epochs run": r["epochs_run"],
+             "validation AUC": round(r["val_video"]["roc_auc"], 3), "test AUC": round(r["video"]["roc_auc"], 3)}
+            for v, by_model in results.items() for m, r in by_model.items()]
+    return pd.DataFrame(rows).set_index(["input", "model"])
 
 
 def comparison(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> pd.DataFrame:
@@ -123,3 +184,27 @@ def rule_table(metrics: dict[str, dict[str, dict]], metric: str = "roc_auc") -> 
     if not table.empty:
         table.columns = pd.MultiIndex.from_tuples(table.columns, names=["input", "rule"])
     return table
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as the book prints it: each variant's AUC with its interval, and the change."""
+    out = with_intervals(table, [v for v in VARIANTS if v in table], keep=("table",))
+    if "face_minus_full" in table:
+        out["face - full"] = table["face_minus_full"].map("{:+.2f}".format)
+    return out
+
+
+def reading(table: pd.DataFrame, results: dict[str, dict[str, dict]]) -> str:
+    """What the comparison allows one to say, computed from the intervals."""
+    better = int((table.face_minus_full > 0).sum())
+    overlap = int(((table.face_low <= table.full_high) & (table.full_low <= table.face_high)).sum())
+    test_videos = next(iter(results["full"].values()))["test_videos"]
+    return (f"Face crops score higher for {better} of {len(table)} models (mean change "
+            f"{table.face_minus_full.mean():+.3f} AUC). The intervals of the two inputs overlap for {overlap} of "
+            f"{len(table)} models: with one test person, {test_videos} test videos and few families, a difference "
+            "inside overlapping intervals is not evidence.")
+
+
+def confusions(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """``{"model\nvariant": metrics}`` in variant-major order, for :func:`dfd_utils.panels.confusion_grid`."""
+    return {f"{m}\n{v}": r for v, by_model in results.items() for m, r in by_model.items()}

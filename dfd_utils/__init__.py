@@ -1,0 +1,29 @@
+"""dfd: a reproducible study of deepfake video detection (the paper's five detectors, and beyond).
+
+The package follows the data path; each module holds one idea::
+
+    sources/        01  where videos come from: synthetic, real faces (registry clips), DFDC, Kaggle;
+                        artifacts.py is the one model of what makes a fake look fake
+    video.py            decoding, exact frame sampling, writing clips
+    face_tracking.py    Haar detections followed through a clip, face crops
+    frames.py       02  extraction: 16 frames per video, stamped (the writer)
+    frame_store.py      the extracted frames' layout and reader (every later stage)
+    flow.py         03  Farneback optical flow between consecutive frames
+    splits.py           train/val/test by original family (no leak between a fake and its original)
+    datasets.py         frames, 3D frames and flow as tensors; the models' views
+    models/             the backbone factory and the five detectors (the paper's tables)
+    losses.py           BCE and BCE + soft F1, class weights
+    precision.py        device, bf16/fp16 autocast, memory format, per CPU
+    train.py        04-07  one resumable training loop for all five
+    evaluate.py         video scores (frame-to-video rules), metrics, thresholds, bootstrap intervals
+    gradcam.py          where a detector looks
+    report.py       08  comparison tables and their computed reading
+    plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
+    predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
+    stages/             each notebook's work as functions (subset, frames, flow, detector, real_faces)
+
+Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
+(overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
+``notebook.py`` (a notebook's first call), ``provenance.py`` and ``lock.py`` (reruns
+that tell the truth), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``.
+"""

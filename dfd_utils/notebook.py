@@ -1,0 +1,20 @@
+"""What every notebook does first: read its parameters, quiet the logs, seed everything."""
+
+from __future__ import annotations
+
+import logging
+
+from dfd_utils.config import StudyConfig, for_notebook
+from dfd_utils.seed import seed_everything
+
+
+def setup(params: str | dict) -> StudyConfig:
+    """The notebook's configuration (a profile's name by hand, the tracked values under DVC), seeded.
+
+    Warnings stay visible in the executed notebooks (a stage that redid work says why);
+    progress chatter does not.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    study = for_notebook(params)
+    seed_everything(study.seed)
+    return study
