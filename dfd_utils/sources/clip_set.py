@@ -1,0 +1,85 @@
+"""What the two generators of a DFDC-format set share: its settings and its output folder.
+
+``synthetic`` renders its clips and ``faces`` cuts them from real recordings, but
+both make ``num_videos`` clips of one size, rate and length, a ``fake_share`` of them
+fakes drawn with the same artifact model (:mod:`dfd_utils.sources.artifacts`), and
+both keep their folder resumable through a :class:`~dfd_utils.provenance.Ledger`:
+a clip is remade only when what reaches its pixels changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from dfd_utils.checks import check_range
+from dfd_utils.io import write_json_atomic
+from dfd_utils.provenance import Ledger, Redone
+from dfd_utils.sources.artifacts import ARTIFACT_KNOBS, Artifacts
+
+
+@dataclass(frozen=True)
+class ClipSetConfig(Artifacts):
+    """A generated set: the artifact knobs, then its size and clips; defaults are the paper's DFDC subset."""
+
+    num_videos: int = 825  # the paper's subset size
+    fake_share: float = 0.6  # the paper's subset was about 60 % FAKE
+    height: int = 1080  # DFDC's horizontal clips are 1080x1920
+    width: int = 1920
+    fps: float = 30.0
+    duration_s: float = 10.0
+    seed: int = 0
+
+    MIN_VIDEOS: ClassVar[int] = 2  # one REAL and one FAKE
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_range("num_videos", self.num_videos, self.MIN_VIDEOS, kind=int)
+        check_range("fake_share", self.fake_share, 0, 1, high_open=True)  # at least one REAL
+
+    @property
+    def num_frames(self) -> int:
+        return max(int(round(self.fps * self.duration_s)), 1)
+
+
+def render_settings(cfg: ClipSetConfig, planned: tuple[str, ...], fake: bool) -> dict:
+    """The settings that reach one clip's pixels, for its stamp: ``cfg`` less what the plan holds.
+
+    A real clip is drawn without the artifact model, so the knobs do not reach it:
+    changing ``seam`` remakes the fakes and keeps the reals (and their frames and flow).
+    """
+    return {k: v for k, v in asdict(cfg).items() if k not in planned and (fake or k not in ARTIFACT_KNOBS)}
+
+
+class ClipFolder:
+    """A generator's output folder: which planned clips must be made, and the DFDC index written at the end.
+
+    ``stamps`` (name -> stamp) is the plan: clips of an earlier plan are removed, a
+    clip whose stored stamp matches is kept (``stale`` holds the others).
+    """
+
+    def __init__(self, folder: str | Path, stamps: dict[str, dict], what: str):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.stamps = stamps
+        self.ledger = Ledger(self.folder)
+        self.redone = Redone(what)
+        self.stale = set(self.ledger.to_make(stamps, self.redone))
+
+    def made(self, name: str) -> None:
+        """Record that clip ``name`` was written, by the code and settings of its stamp."""
+        self.ledger.record(name, self.stamps[name])
+
+    def drop(self, name: str) -> None:
+        """A planned clip that cannot be made: no record, and no older file of that name."""
+        self.ledger.forget(name)
+        (self.folder / name).unlink(missing_ok=True)
+
+    def close(self, metadata: dict, legacy: str) -> dict:
+        """Log what was redone, write ``checksums.json`` and ``metadata.json``; remove the ``legacy`` stamp file."""
+        self.redone.log()
+        self.ledger.write_checksums(metadata)
+        write_json_atomic(self.folder / "metadata.json", metadata)
+        (self.folder / legacy).unlink(missing_ok=True)  # the folder-wide stamp of older versions
+        return metadata

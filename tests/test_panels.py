@@ -1,0 +1,135 @@
+"""The chapters' shared panels and computed readings, on results written by hand."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from dfd_utils import panels, plots  # noqa: E402
+from dfd_utils.datasets import SplitData  # noqa: E402
+from dfd_utils.evaluate import FRAME_RULES, detector_metrics, frame_table, score_table, video_scores  # noqa: E402
+from dfd_utils.models import build_model  # noqa: E402
+from dfd_utils.report import interval, reading, with_intervals  # noqa: E402
+from dfd_utils.stages import real_faces  # noqa: E402
+
+
+def test_video_scores_by_hand():
+    p = np.array([[0.1, 0.6, 0.7, 0.2], [0.9, 0.8, 0.4, 0.5]])  # (V=2, T=4)
+    np.testing.assert_allclose(video_scores(p, "share"), [0.5, 0.75])
+    np.testing.assert_allclose(video_scores(p, "mean"), [0.4, 0.65])
+    np.testing.assert_allclose(video_scores(p, "max"), [0.7, 0.9])
+    np.testing.assert_allclose(video_scores(p, "topk", topk=2), [0.65, 0.85])
+    with pytest.raises(ValueError, match="unknown frame-to-video rule 'median'"):
+        video_scores(p, "median")
+    with pytest.raises(ValueError, match=r"\(videos, frames\)"):
+        video_scores(p.ravel(), "mean")
+
+
+def _tables():
+    """Two val and four test videos of a per-frame model with T=2 frames each."""
+    probs = {"val": [0.9, 0.8, 0.1, 0.2], "test": [0.9, 0.7, 0.6, 0.2, 0.3, 0.1, 0.1, 0.4]}
+    labels = {"val": [1, 0], "test": [1, 1, 0, 0]}
+    videos, frames = [], []
+    for split in ("val", "test"):
+        names = [f"{split}{i}" for i in range(len(labels[split]))]
+        videos.append(score_table(split, names, names, labels[split], probs[split], 2))
+        frames.append(frame_table(split, names, labels[split], 2, probs[split]))
+    return pd.concat(videos, ignore_index=True), pd.concat(frames, ignore_index=True)
+
+
+def test_detector_metrics_chooses_on_validation_and_reports_every_rule():
+    videos, frames = _tables()
+    test = videos[videos.split == "test"]
+    np.testing.assert_allclose(test["share"], [1.0, 0.5, 0.0, 0.0])  # frames >= 0.5 per video
+    np.testing.assert_allclose(test["mean"], [0.8, 0.4, 0.2, 0.25])
+    m = detector_metrics(videos, frames, grid=(0.3, 0.5, 0.7), n_boot=20)
+    assert set(m["rules"]) == set(FRAME_RULES) and m["test_videos"] == 4
+    assert m["threshold"] == m["rules"]["share"]["threshold"]
+    assert m["rules"]["mean"]["roc_auc"] == 1.0  # 0.8, 0.4 above 0.2, 0.25: a perfect ranking
+    assert m["threshold"] == 0.5  # every grid value is perfect on val; the tie goes to the one nearest 0.5
+    assert m["confusion"] == [[2, 0], [0, 2]]  # test shares 1, 0.5 | 0, 0 at 0.5
+    assert m["frame"]["accuracy"] == pytest.approx(7 / 8)  # at 0.5 only the second video's 0.2 is wrong
+
+
+def _summary():
+    return pd.DataFrame({"table": ["T2", "T4", "T5"], "threshold": [0.5] * 3,
+                         "roc_auc": [0.70, 0.95, 0.55], "roc_auc_low": [0.55, 0.86, 0.40],
+                         "roc_auc_high": [0.85, 1.00, 0.70]}, index=["baseline", "two_stream_video", "cnn3d"])
+
+
+def test_reading_is_computed_from_the_intervals():
+    text = reading(_summary())
+    assert "better than chance: baseline, two_stream_video" in text
+    assert "not distinguishable from chance: cnn3d" in text
+    assert "above the baseline's: two_stream_video" in text  # 0.86 > 0.85
+    assert interval(0.914, 0.851, 0.96) == "0.91 [0.85, 0.96]"
+    assert with_intervals(_summary(), ["roc_auc"], keep=("table",)).loc["cnn3d", "roc_auc"] == "0.55 [0.40, 0.70]"
+
+
+def _metrics(auc=0.75, rules=True):
+    m = {"video": {"roc_auc": auc}, "video_ci": {"roc_auc": (0.6, 0.9)}, "best_epoch": 2, "epochs_run": 4,
+         "test_videos": 13, "threshold": 0.4, "confusion": [[3, 1], [2, 7]]}
+    if rules:
+        m["rules"] = {r: {"threshold": 0.5, "accuracy": 0.7, "precision": 0.8, "recall": 0.6, "f1": 0.686,
+                          "balanced_accuracy": 0.7, "roc_auc": 0.75} for r in FRAME_RULES}
+        m["frame"] = {"accuracy": 0.66, "roc_auc": 0.7}
+    return m
+
+
+def test_tables_of_one_detector():
+    m = _metrics()
+    assert panels.headline("baseline", "Table 2", m) == ("baseline (Table 2): best epoch 2 of 4, test ROC AUC 0.75 "
+                                                         "[0.60, 0.90] on 13 videos")
+    assert list(panels.rules_table(m).index) == list(FRAME_RULES)
+    assert panels.rules_table(_metrics(rules=False)).empty  # whole-video models have no rules
+    long = panels.rules_long({"baseline": m, "cnn3d": _metrics(rules=False)})
+    assert len(long) == 4 and set(long.model) == {"baseline"}
+    assert panels.frame_metrics(m).loc["accuracy", "test frames"] == 0.66
+
+
+def test_confusion_grid_draws_one_matrix_per_entry_and_hides_the_rest():
+    fig = panels.confusion_grid({f"m{i}": _metrics() for i in range(3)}, columns=2)
+    assert len(fig.axes) == 4 and not fig.axes[3].axison
+    assert [t.get_text() for t in fig.axes[0].texts] == ["3", "1", "2", "7"]
+
+
+def test_gradcam_strip_covers_each_model_level(tmp_path):
+    torch.manual_seed(0)
+    frames = torch.randint(0, 255, (2, 16, 3, 32, 48), dtype=torch.uint8)  # (V, T, 3, H, W)
+    flows = torch.randn(2, 16, 2, 32, 48)
+    data = SplitData(videos=["a.mp4", "b.mp4"], families=["a", "a"], labels=torch.tensor([0, 1]),
+                     frames=frames, flows=flows, frames3d=frames)
+    assert panels.first_fake(data) == 1
+    for name in ("baseline", "two_stream_video", "cnn3d"):
+        kw = {"height": 32, "width": 48} if name.startswith("two_stream") else {}
+        model = build_model(name, backbone="resnet18", hidden=8, **kw).eval()
+        cams = panels.video_cams(model, data, 1)
+        assert cams.shape == (16, 32, 48), name
+        fig = panels.gradcam_strip(model, data, tmp_path, name)
+        assert len(fig.axes) == 12 and "b.mp4 (FAKE)" in fig._suptitle.get_text()
+
+
+def test_real_faces_comparison_reading_and_bars():
+    results = {v: {"baseline": _metrics(0.6 if v == "full" else 0.8), "cnn3d": _metrics(0.5, rules=False)}
+               for v in real_faces.VARIANTS}
+    for v in results:
+        results[v]["baseline"]["table"] = "Table 2"
+        results[v]["cnn3d"]["table"] = "Table 6"
+        for m in results[v].values():
+            m["video"] = {k: m["video"]["roc_auc"] for k in ("accuracy", "precision", "recall", "f1",
+                                                             "balanced_accuracy", "roc_auc", "log_loss")}
+    table = real_faces.comparison(results)
+    assert table.loc["baseline", "face_minus_full"] == pytest.approx(0.2)
+    shown = real_faces.shown(table)
+    assert shown.loc["baseline", "face - full"] == "+0.20" and shown.loc["baseline", "face"] == "0.80 [0.60, 0.90]"
+    text = real_faces.reading(table, results)
+    assert text.startswith("Face crops score higher for 1 of 2 models") and "13 test videos" in text
+    assert list(real_faces.confusions(results)) == ["baseline\nfull", "cnn3d\nfull", "baseline\nface", "cnn3d\nface"]
+    ax = plots.variant_bars(table)
+    assert len(ax.patches) == 4
