@@ -9,11 +9,14 @@ PROFILE ?= demo
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env data repro plots test test-unit test-notebooks book lab profile bench lint clean-smoke
+.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile bench lint clean-smoke
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
-	@echo "make test     set up, run the unit tests and every notebook on the smoke profile"
+	@echo "make test     set up, run the unit tests and every notebook (once) on the smoke profile"
+	@echo "make test-fast  the unit tests without those marked slow: the inner loop, under 2 minutes"
+	@echo "make test-unit  every unit test, slow ones too, without the notebooks and the book"
+	@echo "make test-notebooks  every notebook once on the smoke profile; the book built and checked in Chromium"
 	@echo "make book     build the HTML book from the executed notebooks"
 	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
 	@echo "make lab      JupyterLab on notebooks/ with the project's environment"
@@ -38,15 +41,19 @@ repro: env data
 	$(BIN)/dvc repro
 	$(MAKE) book
 
+# Every notebook runs once per session (tests/smoke_study.py: papermill on the smoke profile, as DVC runs
+# them): tests/test_notebooks.py checks what they wrote, tests/test_book.py builds the book from them.
 test: env
 	$(BIN)/python -m pytest tests -q
-	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=300
+
+test-fast: env
+	$(BIN)/python -m pytest tests -q -m "not slow"
 
 test-unit: env
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --ignore=tests/test_book.py --ignore=tests/test_notebooks.py
 
 test-notebooks: env
-	$(BIN)/python -m pytest -q --nbmake notebooks --nbmake-timeout=300
+	$(BIN)/python -m pytest tests/test_notebooks.py tests/test_book.py -q
 
 book: env
 	$(BIN)/python -m dfd_utils.book build
@@ -60,10 +67,9 @@ lab: env
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dfd)" >/dev/null
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.allow_root=True
 
-profile:
-	@test -f profiles/$(PROFILE).yaml || { echo "no profile profiles/$(PROFILE).yaml"; exit 2; }
-	cp profiles/$(PROFILE).yaml params.yaml
-	@echo "params.yaml is now the $(PROFILE) profile"
+# params.yaml = profiles/demo.yaml with profiles/$(PROFILE).yaml on top (checked, comments kept).
+profile: env
+	$(BIN)/python -m dfd_utils.profiles $(PROFILE)
 
 bench: env
 	$(BIN)/python benchmarks/bench_frames.py

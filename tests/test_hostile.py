@@ -14,28 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CodeOnLoad, dfdc_clip, dfdc_part, make_checkpoint, truncated_h264, write_clip
 from dfd_utils.sources import dfdc
-from dfd_utils.video import VideoInfo, write_video
-
-
-def _clip(path: Path, h: int = 1080, w: int = 1920, n: int = 3) -> Path:
-    write_video(path, np.full((n, h, w, 3), 90, np.uint8), 10)
-    return path
+from dfd_utils.video import VideoInfo
 
 
 @pytest.fixture
 def part(tmp_path):
     """One DFDC part: two families of a real and two fakes each, at 1080x1920."""
     folder = tmp_path / "dfdc" / "dfdc_train_part_0"
-    folder.mkdir(parents=True)
-    meta = {}
-    for i in range(2):
-        _clip(folder / f"real{i}.mp4")
-        meta[f"real{i}.mp4"] = {"label": "REAL"}
-        for j in range(2):
-            _clip(folder / f"fake{i}{j}.mp4")
-            meta[f"fake{i}{j}.mp4"] = {"label": "FAKE", "original": f"real{i}.mp4"}
-    (folder / "metadata.json").write_text(json.dumps(meta))
+    dfdc_part(folder)
     return folder
 
 
@@ -61,7 +49,7 @@ def test_a_metadata_key_outside_its_folder_never_touches_the_file(part, tmp_path
 
 
 def test_a_symlink_out_of_the_folder_is_refused_and_its_target_kept(part, tmp_path):
-    target = _clip(tmp_path / "elsewhere.mp4")
+    target = dfdc_clip(tmp_path / "elsewhere.mp4")
     os.symlink(target, part / "linked.mp4")
     _add_entries(part, {"linked.mp4": {"label": "REAL"}})
     _, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=4, fake_share=0.5, seed=0)
@@ -70,7 +58,7 @@ def test_a_symlink_out_of_the_folder_is_refused_and_its_target_kept(part, tmp_pa
 
 
 def test_a_clip_that_fails_the_check_removes_only_the_stage_copy(part, tmp_path):
-    _clip(part / "real0.mp4", 1920, 1080)  # now portrait: it fails the check
+    dfdc_clip(part / "real0.mp4", 1920, 1080)  # now portrait: it fails the check
     _, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=2, fake_share=0.5, seed=0)
     assert any(s.name == "real0.mp4" and "not horizontal" in s.reason for s in skips)
     assert (part / "real0.mp4").is_file() and not (tmp_path / "subset" / "real0.mp4").exists()
@@ -95,7 +83,7 @@ def test_a_file_the_stage_did_not_write_is_never_removed(part, tmp_path):
 
 
 def test_orphan_fakes_are_never_selected_and_are_listed(part, tmp_path):
-    _clip(part / "orphan.mp4")
+    dfdc_clip(part / "orphan.mp4")
     _add_entries(part, {"orphan.mp4": {"label": "FAKE", "original": "not_here.mp4"}})
     metadata, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=6, fake_share=0.6, seed=0)
     assert "orphan.mp4" not in metadata
@@ -104,7 +92,7 @@ def test_orphan_fakes_are_never_selected_and_are_listed(part, tmp_path):
 
 
 def test_skipped_json_lists_every_skip_with_its_reason(part, tmp_path):
-    _clip(part / "stray.mp4")  # a file with no entry
+    dfdc_clip(part / "stray.mp4")  # a file with no entry
     _add_entries(part, {"gone.mp4": {"label": "REAL"}, "odd.mp4": {"label": "MAYBE"}})  # no file; bad label
     dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=6, fake_share=0.6, seed=0)
     skipped = json.loads((tmp_path / "subset" / "skipped.json").read_text())
@@ -176,12 +164,9 @@ def test_a_shortfall_is_loud_and_recorded(part, tmp_path, caplog):
 
 
 @pytest.fixture
-def kaggle_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "KAGGLE_API_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    (tmp_path / "home" / ".kaggle").mkdir(parents=True)
-    return tmp_path / "home" / ".kaggle"
+def kaggle_home(no_credentials):
+    (no_credentials / ".kaggle").mkdir(parents=True)
+    return no_credentials / ".kaggle"
 
 
 @pytest.mark.parametrize("form", ["env_token", "token_file", "kaggle_json", "env_key"])
@@ -228,23 +213,10 @@ def test_kaggle_never_prints_a_secret_from_any_source(kaggle_home, tmp_path, mon
 
 
 # ------------------------------------------------------------------ dfd predict: never a confident wrong answer
-def _model_checkpoint(path: Path, threshold=0.5, poison=False, cfg_extra=None, drop=None) -> Path:
-    import torch
-
-    from dfd_utils.models import build_model, save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_model("baseline", backbone="resnet18").eval()
-    if poison:
-        with torch.no_grad():
-            next(model.parameters()).fill_(float("nan"))
-    save_checkpoint(path, model, "baseline", {"backbone": "resnet18", **(cfg_extra or {})}, extra={
-        "threshold": threshold, "rule": "share", "config": {"frames": {"num_frames": 8, "height": 32, "width": 48}}})
-    if drop:
-        payload = torch.load(path, weights_only=True)
-        del payload[drop]
-        torch.save(payload, path)
-    return path
+def _model_checkpoint(path: Path, **damage) -> Path:
+    """A baseline checkpoint whose preprocessing (8 frames of 32x48) differs from the defaults."""
+    return make_checkpoint(path, extra={"config": {"frames": {"num_frames": 8, "height": 32, "width": 48}}},
+                           **damage)
 
 
 def _predict(capsys, *args):
@@ -257,18 +229,18 @@ def _predict(capsys, *args):
 
 @pytest.fixture
 def small_clip(tmp_path):
-    return _clip(tmp_path / "clips" / "a.mp4", 72, 128, n=12)
+    return write_clip(tmp_path / "clips" / "a.mp4", n=12, fill=90)
 
 
 @pytest.mark.parametrize("case", ["nan_weights", "unknown_cfg_key", "missing_model_cfg", "nan_threshold_in_file"])
 def test_a_bad_checkpoint_exits_2_naming_the_file(tmp_path, small_clip, capsys, case):
     ckpt = tmp_path / "bad.pt"
     if case == "nan_weights":
-        _model_checkpoint(ckpt, poison=True)
+        _model_checkpoint(ckpt, nan_weights=True)
     elif case == "unknown_cfg_key":
-        _model_checkpoint(ckpt, cfg_extra={"wings": 2})
+        _model_checkpoint(ckpt, edit=lambda payload: payload["model_cfg"].update(wings=2))
     elif case == "missing_model_cfg":
-        _model_checkpoint(ckpt, drop="model_cfg")
+        _model_checkpoint(ckpt, edit=lambda payload: payload.pop("model_cfg"))
     else:
         _model_checkpoint(ckpt, threshold=float("nan"))
     code, out, err = _predict(capsys, "predict", small_clip, "--checkpoint", ckpt, "--json")
@@ -293,7 +265,7 @@ def test_a_folder_is_searched_recursively_and_an_empty_one_is_an_error(tmp_path,
     ckpt = _model_checkpoint(tmp_path / "ok.pt")
     nested = tmp_path / "top"
     (nested / "part_0").mkdir(parents=True)
-    _clip(nested / "part_0" / "deep.mp4", 72, 128, n=12)
+    write_clip(nested / "part_0" / "deep.mp4", n=12, fill=90)
     code, out, _ = _predict(capsys, "predict", nested, "--checkpoint", ckpt, "--json")
     assert code == 0 and [Path(r["path"]).name for r in json.loads(out)["results"]] == ["deep.mp4"]
     code, out, err = _predict(capsys, "predict", nested, "--checkpoint", ckpt, "--no-recursive", "--json")
@@ -302,11 +274,7 @@ def test_a_folder_is_searched_recursively_and_an_empty_one_is_an_error(tmp_path,
 
 @pytest.mark.parametrize("case", ["still_image", "single_frame", "truncated_faststart"])
 def test_a_still_image_or_a_truncated_file_is_a_failure_not_a_verdict(tmp_path, capsys, case):
-    import subprocess
-
     import cv2
-
-    from conftest import ffmpeg, numbered_frames
 
     ckpt = _model_checkpoint(tmp_path / "ok.pt")
     path = tmp_path / f"{case}.mp4"
@@ -314,15 +282,9 @@ def test_a_still_image_or_a_truncated_file_is_a_failure_not_a_verdict(tmp_path, 
         cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((72, 128, 3), 120, np.uint8))
         (tmp_path / "photo.jpg").rename(path)
     elif case == "single_frame":
-        _clip(path, 72, 128, n=1)
+        write_clip(path, n=1, fill=90)
     else:
-        frames = numbered_frames(120, 72, 128)
-        whole = tmp_path / "whole.mp4"
-        subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x72",
-                        "-r", "30", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-                        str(whole)], input=frames.tobytes(), check=True)
-        data = whole.read_bytes()
-        path.write_bytes(data[: int(len(data) * 0.8)])  # the header survives, a fifth of the frames do not
+        truncated_h264(path)  # the header survives, a fifth of the frames do not
     code, out, err = _predict(capsys, "predict", path, "--checkpoint", ckpt, "--json")
     result = json.loads(out)["results"][0]
     assert code == 1 and result["verdict"] is None and result["prob_fake"] is None
@@ -368,30 +330,17 @@ def test_a_malicious_checkpoint_is_refused_without_running_its_code(tmp_path, sm
     import torch
 
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    torch.save({"format": "dfd-checkpoint-v1", "model": Payload()}, tmp_path / "evil.pt")
+    torch.save({"format": "dfd-checkpoint-v1", "model": CodeOnLoad(marker)}, tmp_path / "evil.pt")
     code, out, err = _predict(capsys, "predict", small_clip, "--checkpoint", tmp_path / "evil.pt")
     assert code == 2 and "evil.pt: not a readable PyTorch checkpoint" in err and not marker.exists()
 
 
 def test_a_truncated_clip_is_a_skip_in_stage_02_not_frames_of_its_start(tmp_path):
-    import subprocess
-
-    from conftest import ffmpeg, numbered_frames
     from dfd_utils.frame_store import FrameConfig
     from dfd_utils.frames import extract_all
     from dfd_utils.sources.metadata import VideoRecord
 
-    whole = tmp_path / "whole.mp4"
-    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x72",
-                    "-r", "30", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-                    str(whole)], input=numbered_frames(120, 72, 128).tobytes(), check=True)
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])
+    cut = truncated_h264(tmp_path / "cut.mp4")
     done, skips = extract_all([VideoRecord("cut.mp4", cut, 1, None)], tmp_path / "frames",
                               FrameConfig(height=32, width=48, size_3d=32), workers=1)
     assert not done and "cut.mp4" in skips[0].name and "truncated: 73 of the 120 frames" in skips[0].reason
@@ -471,7 +420,7 @@ def test_a_dfdc_path_overlapping_the_subset_is_refused_before_any_work(part, whe
 
 @pytest.mark.parametrize("label", [["REAL"], 1, None, {"x": 1}])
 def test_a_label_of_the_wrong_type_is_a_skip(part, tmp_path, label):
-    _clip(part / "odd.mp4")
+    dfdc_clip(part / "odd.mp4")
     _add_entries(part, {"odd.mp4": {"label": label}})
     _, skips = dfdc.select_subset(part.parent, tmp_path / "subset", num_videos=4, fake_share=0.5, seed=0)
     assert any(s.name == "odd.mp4" and "unknown label" in s.reason for s in skips)
@@ -486,7 +435,7 @@ def test_a_key_too_long_for_the_file_system_is_a_skip(part, tmp_path):
 def test_a_corrupt_zip_member_is_a_skip_and_leaves_no_temp_file(tmp_path):
     folder = tmp_path / "dfdc"
     folder.mkdir()
-    good = _clip(tmp_path / "good.mp4")
+    good = dfdc_clip(tmp_path / "good.mp4")
     meta = {"r0.mp4": {"label": "REAL"}, "f0.mp4": {"label": "FAKE", "original": "r0.mp4"},
             "r1.mp4": {"label": "REAL"}, "f1.mp4": {"label": "FAKE", "original": "r1.mp4"}}
     zpath = folder / "part.zip"
@@ -508,7 +457,7 @@ def test_a_corrupt_zip_member_is_a_skip_and_leaves_no_temp_file(tmp_path):
 def test_zip_members_with_a_dot_prefix_are_read(tmp_path):
     folder = tmp_path / "dfdc"
     folder.mkdir()
-    good = _clip(tmp_path / "good.mp4")
+    good = dfdc_clip(tmp_path / "good.mp4")
     with zipfile.ZipFile(folder / "part.zip", "w") as zf:
         zf.writestr("./part/metadata.json", json.dumps({"r.mp4": {"label": "REAL"},
                                                          "f.mp4": {"label": "FAKE", "original": "r.mp4"}}))

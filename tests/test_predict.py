@@ -3,38 +3,25 @@
 import json
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 
-from conftest import numbered_frames, write_h264
+from conftest import make_checkpoint, numbered_frames, write_clip, write_h264
 from dfd_utils.cli import main
-from dfd_utils.models import build_model, save_checkpoint
-from dfd_utils.video import write_video
 
 INPUT = {"num_frames": 16, "height": 108, "width": 192, "size_3d": 32}
+TRAINED = {"input": INPUT, "data": {"source": "synthetic", "num_videos": 24}, "val_metrics": {"roc_auc": 0.9},
+           "seed": 0}
 
 
-def _checkpoint(path, name="baseline", threshold=0.5):
-    torch.manual_seed(0)
-    cfg = {"backbone": "resnet18"}
-    if name == "two_stream_video":
-        cfg.update(height=108, width=192, num_frames=16)
-    model = build_model(name, **cfg).eval()
-    save_checkpoint(path, model, name, cfg, extra={
-        "threshold": threshold, "rule": "share" if model.level == "frame" else "prob", "input": INPUT,
-        "data": {"source": "synthetic", "num_videos": 24}, "val_metrics": {"roc_auc": 0.9}, "seed": 0})
-    return path
+def _checkpoint(path, name="baseline"):
+    cfg = {"height": 108, "width": 192, "num_frames": 16} if name == "two_stream_video" else None
+    return make_checkpoint(path, name, cfg=cfg, extra=TRAINED)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     return _checkpoint(tmp_path_factory.mktemp("ckpt") / "baseline.pt")
-
-
-def _clip(path, n=20, h=72, w=128, seed=0):
-    write_video(path, np.random.default_rng(seed).integers(0, 255, (n, h, w, 3), dtype=np.uint8), 10)
-    return path
 
 
 def run(capsys, *args):
@@ -44,7 +31,7 @@ def run(capsys, *args):
 
 
 def test_predict_one_video_json(ckpt, tmp_path, capsys):
-    code, out, _ = run(capsys, "predict", _clip(tmp_path / "a.mp4"), "--checkpoint", ckpt, "--json")
+    code, out, _ = run(capsys, "predict", write_clip(tmp_path / "a.mp4"), "--checkpoint", ckpt, "--json")
     assert code == 0
     result = json.loads(out)["results"][0]
     assert 0 <= result["prob_fake"] <= 1 and result["verdict"] in ("FAKE", "REAL")
@@ -53,7 +40,7 @@ def test_predict_one_video_json(ckpt, tmp_path, capsys):
 
 
 def test_threshold_option_decides(ckpt, tmp_path, capsys):
-    clip = _clip(tmp_path / "a.mp4")
+    clip = write_clip(tmp_path / "a.mp4")
     _, out, _ = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", "--threshold", "0")
     assert json.loads(out)["results"][0]["verdict"] == "FAKE"
     _, out, _ = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", "--threshold", "1.01")
@@ -61,9 +48,9 @@ def test_threshold_option_decides(ckpt, tmp_path, capsys):
 
 
 def test_unusual_but_valid_videos_are_scored(ckpt, tmp_path, capsys):
-    _clip(tmp_path / "short.mp4", n=5)
-    _clip(tmp_path / "portrait.mp4", h=128, w=72)
-    _clip(tmp_path / "huge.mp4", n=3, h=2160, w=3840)
+    write_clip(tmp_path / "short.mp4", n=5)
+    write_clip(tmp_path / "portrait.mp4", h=128, w=72)
+    write_clip(tmp_path / "huge.mp4", n=3, h=2160, w=3840)
     write_h264(tmp_path / "vfr.mp4", numbered_frames(40), extra=("-vf", "setpts='N/(25*TB)+0.013*mod(N,3)/TB'",
                                                                    "-fps_mode", "vfr"))
     write_h264(tmp_path / "gray éñ 動画.mp4", numbered_frames(20), extra=("-pix_fmt", "gray"))
@@ -77,11 +64,11 @@ def test_unusual_but_valid_videos_are_scored(ckpt, tmp_path, capsys):
 
 
 def test_a_folder_with_bad_files_answers_the_good_ones_and_fails(ckpt, tmp_path, capsys):
-    _clip(tmp_path / "good.mp4")
+    write_clip(tmp_path / "good.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "junk.avi").write_bytes(b"garbage" * 500)
     (tmp_path / "notes.txt").write_text("not a video")
-    data = _clip(tmp_path / "whole.mp4", n=30).read_bytes()
+    data = write_clip(tmp_path / "whole.mp4", n=30).read_bytes()
     (tmp_path / "whole.mp4").unlink()
     (tmp_path / "truncated.mp4").write_bytes(data[: len(data) // 3])
     code, out, err = run(capsys, "predict", tmp_path, "--checkpoint", ckpt)
@@ -94,7 +81,7 @@ def test_a_folder_with_bad_files_answers_the_good_ones_and_fails(ckpt, tmp_path,
 
 
 def test_missing_and_wrong_checkpoints(tmp_path, capsys):
-    clip = _clip(tmp_path / "a.mp4")
+    clip = write_clip(tmp_path / "a.mp4")
     code, _, err = run(capsys, "predict", clip, "--checkpoint", tmp_path / "none.pt")
     assert code == 2 and "none.pt: checkpoint does not exist" in err
     torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
@@ -107,7 +94,7 @@ def test_missing_and_wrong_checkpoints(tmp_path, capsys):
 def test_video_models_with_flow_and_3d(tmp_path, capsys):
     for name in ("two_stream_video", "cnn3d"):
         ckpt = _checkpoint(tmp_path / f"{name}.pt", name)
-        code, out, _ = run(capsys, "predict", _clip(tmp_path / "a.mp4"), "--checkpoint", ckpt, "--json")
+        code, out, _ = run(capsys, "predict", write_clip(tmp_path / "a.mp4"), "--checkpoint", ckpt, "--json")
         result = json.loads(out)["results"][0]
         assert code == 0 and result["frame_probs"] is None and 0 <= result["prob_fake"] <= 1
 
@@ -121,7 +108,7 @@ def test_default_checkpoint_is_the_best_on_validation_not_test(tmp_path, capsys)
     (tmp_path / "metrics" / "summary.json").write_text(json.dumps({"baseline": {"roc_auc": 0.6},
                                                                    "cnn3d": {"roc_auc": 0.99}}))
     _checkpoint(tmp_path / "artifacts" / "models" / "baseline.pt")
-    code, out, _ = run(capsys, "predict", _clip(tmp_path / "a.mp4"), "--root", tmp_path, "--json")
+    code, out, _ = run(capsys, "predict", write_clip(tmp_path / "a.mp4"), "--root", tmp_path, "--json")
     assert code == 0 and json.loads(out)["model"] == "baseline"
 
 

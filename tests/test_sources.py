@@ -1,16 +1,11 @@
 import json
 import zipfile
 
-import numpy as np
 import pytest
 
+from conftest import dfdc_clip, dfdc_part
 from dfd_utils.sources import dfdc, kaggle
 from dfd_utils.sources.metadata import load_subset, parse_metadata
-from dfd_utils.video import write_video
-
-
-def _clip(path, h, w, n=3):
-    write_video(path, np.full((n, h, w, 3), 90, np.uint8), 10)
 
 
 def test_metadata_skips_are_reported_with_reasons(tmp_path):
@@ -36,17 +31,8 @@ def test_load_subset_names_a_broken_metadata_file(tmp_path):
 def dfdc_root(tmp_path):
     """A DFDC-like part: 3 families (one with a portrait original), a stray small clip."""
     part = tmp_path / "dfdc" / "dfdc_train_part_0"
-    part.mkdir(parents=True)
-    meta = {}
-    for i in range(3):
-        real = f"real{i}.mp4"
-        _clip(part / real, *((1920, 1080) if i == 2 else (1080, 1920)))
-        meta[real] = {"label": "REAL", "split": "train", "original": None}
-        for j in range(2):
-            fake = f"fake{i}{j}.mp4"
-            _clip(part / fake, 1080, 1920)
-            meta[fake] = {"label": "FAKE", "split": "train", "original": real}
-    _clip(part / "small.mp4", 240, 320)
+    meta = dfdc_part(part, families=3, portrait=(2,), split="train", original=None)
+    dfdc_clip(part / "small.mp4", 240, 320)
     meta["small.mp4"] = {"label": "REAL", "split": "train"}
     (part / "metadata.json").write_text(json.dumps(meta))
     return tmp_path / "dfdc"
@@ -98,13 +84,6 @@ def test_zip_members_that_escape_are_skipped_and_the_rest_still_read(dfdc_root, 
 def test_missing_dfdc_folder_says_which_parameter(tmp_path):
     with pytest.raises(FileNotFoundError, match="data.dfdc_path"):
         dfdc.find_candidates(tmp_path / "nowhere")
-
-
-@pytest.fixture
-def no_credentials(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "KAGGLE_API_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
 
 
 def test_kaggle_without_credentials_says_what_to_do(no_credentials, tmp_path):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import CodeOnLoad
 from dfd_utils.datasets import SplitData
 from dfd_utils.models import build_model
 from dfd_utils.train import TrainConfig, fit, predict
@@ -28,6 +29,7 @@ def small_model():
     return build_model("baseline", backbone="resnet18", hidden=16, dropout=0.0)
 
 
+@pytest.mark.slow
 def test_loss_falls_and_accuracy_rises(tmp_path):
     train, val = toy_split(12, 0), toy_split(8, 1)
     model = small_model()
@@ -46,6 +48,7 @@ def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     train, val = toy_split(12, 0), toy_split(8, 1)
     straight = small_model()
@@ -69,6 +72,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_early_stopping_and_best_epoch(tmp_path):
     train, val = toy_split(12, 0), toy_split(8, 1)
     cfg = TrainConfig(**{**CFG.__dict__, "epochs": 20, "patience": 2})
@@ -86,6 +90,7 @@ def test_video_models_train_with_bce_f1(tmp_path):
     assert predict(model, val).shape == (4,)
 
 
+@pytest.mark.slow
 def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
     """Flip every test label: the chosen thresholds must not move."""
     import dfd_utils.stages.detector as exp
@@ -112,6 +117,7 @@ def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
     assert (tmp_path / "False" / "metrics" / "baseline.json").is_file()
 
 
+@pytest.mark.slow
 def test_bf16_without_native_support_runs_in_fp32():
     """A CPU without AVX-512/AMX (CI machines, older laptops) cannot build a bf16 LSTM:
     bf16 must fall back to fp32 there instead of failing or crawling."""
@@ -154,6 +160,7 @@ def test_avx512_without_bf16_units_is_not_native_bf16(monkeypatch):
         precision.cpu_has_bf16.cache_clear()
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_resumed_on_other_data(tmp_path, caplog):
     """The same run folder, other training data: train again, never return the old best model."""
     val = toy_split(8, 1)
@@ -171,6 +178,7 @@ def test_a_finished_run_is_not_resumed_on_other_data(tmp_path, caplog):
         torch.testing.assert_close(v, _weights(model)[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change", [{"lr": 1e-2}, {"class_weighting": False}, {"seed": 1}])
 def test_a_finished_run_is_not_resumed_with_other_settings(tmp_path, change):
     train, val = toy_split(12, 0), toy_split(8, 1)
@@ -179,6 +187,7 @@ def test_a_finished_run_is_not_resumed_with_other_settings(tmp_path, change):
     assert len(out["history"]) == CFG.epochs
 
 
+@pytest.mark.slow
 def test_model_settings_the_weights_do_not_show_still_key_the_run(tmp_path):
     """Dropout leaves no trace in the weights: the run is keyed on the settings that built the model."""
     train, val = toy_split(12, 0), toy_split(8, 1)
@@ -187,6 +196,7 @@ def test_model_settings_the_weights_do_not_show_still_key_the_run(tmp_path):
     assert len(out["history"]) == CFG.epochs and out["made_by"]["settings"]["model_settings"] == {"dropout": 0.3}
 
 
+@pytest.mark.slow
 def test_more_epochs_continue_a_run_and_end_where_a_straight_run_ends(tmp_path):
     train, val = toy_split(12, 0), toy_split(8, 1)
     fit(small_model(), train, val, TrainConfig(**{**CFG.__dict__, "epochs": 2}), tmp_path / "grown")
@@ -201,15 +211,11 @@ def test_more_epochs_continue_a_run_and_end_where_a_straight_run_ends(tmp_path):
     assert len(fewer["history"]) == 2 and fewer["best_epoch"] <= 2  # a 4-epoch run is not a 2-epoch run
 
 
+@pytest.mark.slow
 def test_a_planted_training_state_cannot_run_code(tmp_path):
     """last.pt is read with weights_only=True: a pickle that runs code is refused and the run starts over."""
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    torch.save({"state": Payload()}, tmp_path / "last.pt")
+    torch.save({"state": CodeOnLoad(marker)}, tmp_path / "last.pt")
     out = fit(small_model(), toy_split(12, 0), toy_split(8, 1), CFG, tmp_path)
     assert not marker.exists() and len(out["history"]) == CFG.epochs
 
