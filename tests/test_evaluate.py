@@ -37,6 +37,7 @@ def test_threshold_is_chosen_on_the_validation_scores_given():
     assert choose_threshold([1, 0], [0.9, 0.1]) == 0.5  # ties go to the threshold nearest 0.5
 
 
+@pytest.mark.slow  # a few seconds: kept out of make test-fast
 def test_bootstrap_resamples_families_and_is_seeded():
     rng = np.random.default_rng(0)
     labels = np.array([0, 1, 1] * 20)

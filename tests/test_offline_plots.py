@@ -13,6 +13,7 @@ from dfd_utils.vendor import write_plots_template
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to vendor vega")
 
 
+@pytest.mark.slow  # a few seconds: kept out of make test-fast
 def test_dvc_plots_page_has_no_cdn(tmp_path):
     template = write_plots_template(tmp_path / "offline.html")
     text = template.read_text()

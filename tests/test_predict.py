@@ -47,6 +47,7 @@ def test_threshold_option_decides(ckpt, tmp_path, capsys):
     assert json.loads(out)["results"][0]["verdict"] == "REAL"
 
 
+@pytest.mark.slow  # a few seconds: kept out of make test-fast
 def test_unusual_but_valid_videos_are_scored(ckpt, tmp_path, capsys):
     write_clip(tmp_path / "short.mp4", n=5)
     write_clip(tmp_path / "portrait.mp4", h=128, w=72)
@@ -120,6 +121,7 @@ def test_info(ckpt, capsys):
     assert info["parameters"] > 1_000_000
 
 
+@pytest.mark.slow  # a few seconds: kept out of make test-fast
 def test_console_script_is_installed(ckpt, tmp_path):
     import sys
     from pathlib import Path
