@@ -65,7 +65,8 @@ plots: env
 
 lab: env
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dfd)" >/dev/null
-	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.default_url=/lab/tree/notebooks --ServerApp.allow_root=True
+	$(BIN)/jupyter lab --config=jupyter_lab_config.py --notebook-dir=. --ServerApp.default_url=/lab/tree/notebooks \
+		--ServerApp.allow_root=True
 
 # params.yaml = profiles/demo.yaml with profiles/$(PROFILE).yaml on top (checked, comments kept).
 profile: env

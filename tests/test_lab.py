@@ -46,3 +46,28 @@ def test_a_notebook_run_from_lab_without_injected_parameters_reads_params_yaml(t
                                kernel_name="python3", cwd=str(project / "notebooks"), progress_bar=False)
     metadata = json.loads((project / "artifacts" / "subset" / "metadata.json").read_text())
     assert len(metadata) == 10
+
+
+def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
+    """Lab's save path (Jupyter Server's contents manager, with the project's config) on every notebook,
+    after Lab's own metadata was put in, writes the committed bytes back: git and `dvc status` stay clean."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
+
+
+    config = Config()
+    exec((ROOT / "jupyter_lab_config.py").read_text(), {"get_config": lambda: config})
+    assert config.FileContentsManager.pre_save_hook == "dfd_utils.lab.pre_save"
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    manager = FileContentsManager(root_dir=str(tmp_path), pre_save_hook=config.FileContentsManager.pre_save_hook)
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        committed = path.read_bytes()
+        name = f"notebooks/{path.name}"
+        model = manager.get(name)
+        content = model["content"]
+        content["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"  # what Lab writes
+        content["metadata"]["language_info"] = {"name": "python", "version": "3.11.9", "mimetype": "text/x-python",
+                                                "file_extension": ".py", "pygments_lexer": "ipython3"}
+        content["cells"][0]["metadata"]["execution"] = {"iopub.status.busy": "2026-11-27T21:00:00"}
+        manager.save(model, name)
+        assert path.read_bytes() == committed, f"{name} changed on save"
