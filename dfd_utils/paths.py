@@ -21,6 +21,15 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def shown(path: str | Path) -> str:
+    """``path`` as a reader should see it: relative to the project (no machine's home folder in the book)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(project_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
 MADE_BY = {  # what makes each kind of input: the notebook and the DVC stage to run when it is missing
     "subset": ("01_download_subset", "download_subset"),
     "frames": ("02_extract_frames", "extract_frames"),

@@ -71,3 +71,11 @@ def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
         content["cells"][0]["metadata"]["execution"] = {"iopub.status.busy": "2026-11-27T21:00:00"}
         manager.save(model, name)
         assert path.read_bytes() == committed, f"{name} changed on save"
+
+
+def test_paths_are_shown_relative_to_the_project():
+    from dfd_utils.paths import Paths, project_root, shown
+
+    assert shown(Paths.at(".").subset) == "artifacts/subset"
+    assert shown(project_root() / "build" / "smoke" / "artifacts") == "build/smoke/artifacts"
+    assert shown("/elsewhere/x.mp4") == "/elsewhere/x.mp4"  # outside the project: as given
