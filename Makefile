@@ -19,7 +19,7 @@ help:
 	@echo "make test-notebooks  every notebook once on the smoke profile; the book built and checked in Chromium"
 	@echo "make book     build the HTML book from the executed notebooks"
 	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
-	@echo "make lab      JupyterLab on notebooks/ with the project's environment"
+	@echo "make lab      JupyterLab at the project (notebooks/ open; executed copies in artifacts/executed/)"
 	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
 	@echo "make bench    run the benchmarks under benchmarks/"
 
@@ -65,7 +65,8 @@ plots: env
 
 lab: env
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dfd)" >/dev/null
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.allow_root=True
+	$(BIN)/jupyter lab --config=jupyter_lab_config.py --notebook-dir=. --ServerApp.default_url=/lab/tree/notebooks \
+		--ServerApp.allow_root=True
 
 # params.yaml = profiles/demo.yaml with profiles/$(PROFILE).yaml on top (checked, comments kept).
 profile: env

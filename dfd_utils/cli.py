@@ -2,9 +2,6 @@
 
     dfd predict video.mp4 [more.mp4 folder/] [--model NAME | --checkpoint FILE] [--json] [--threshold X]
     dfd info artifacts/models/baseline.pt
-
-Exit codes: 0 every input scored; 1 some input failed (each reported by name and
-reason); 2 the command itself cannot run (no or a wrong checkpoint, bad arguments).
 """
 
 from __future__ import annotations
@@ -51,20 +48,63 @@ def default_checkpoint(model: str | None, root: str | Path = ".") -> Path:
     return path
 
 
+EXAMPLES = """\
+examples:
+  dfd predict clip.mp4                      the best model of the last `make repro` (by validation AUC)
+  dfd predict videos/ --model cnn3d --json  every video under videos/, strict JSON
+  dfd predict clip.mp4 --checkpoint artifacts/models/baseline.pt --threshold 0.6
+  dfd info artifacts/models/baseline.pt     what a checkpoint is and how it scored
+
+prob_fake is a probability (per-frame models: the mean of the frame probabilities);
+share_fake is the share of frames called FAKE (p >= 0.5). The verdict applies the
+checkpoint's rule (the paper's: share_fake) to its threshold, chosen on validation.
+
+exit codes:
+  0  every input scored
+  1  some input failed (each is reported with its reason; the others are scored)
+  2  the command cannot run (no or a wrong checkpoint, bad arguments)
+"""
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("dfd-utils")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def source_note(payload: dict) -> str | None:
+    """A warning when the model learnt from synthetic faces: its verdicts on real videos are not evidence."""
+    data = payload.get("data") or {}
+    if isinstance(data, dict) and data.get("source") == "synthetic":
+        return ("this model was trained on the study's synthetic faces: on real videos its verdicts are not "
+                "evidence (train on real data: data.source faces or dfdc)")
+    return None
+
+
 def _predict(args) -> int:
     from dfd_utils.predict import Predictor, expand_paths
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(args.model, args.root)
     predictor = Predictor(checkpoint, args.threshold)
     results = [predictor.predict(p) for p in expand_paths(args.paths, recursive=args.recursive)]
+    note = source_note(predictor.payload)
     if args.json:
         print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
+                          "rule": predictor.rule, "threshold": predictor.threshold, "note": note,
                           "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False))
     else:
-        print(f"model {predictor.payload['model']} ({checkpoint}), threshold {predictor.threshold:g}")
+        print(f"model {predictor.payload['model']} ({checkpoint}), rule {predictor.rule}, "
+              f"threshold {predictor.threshold:g}")
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         for r in results:
             if r.ok:
-                line = f"{r.verdict:4s}  p(fake)={r.prob_fake:.3f}  {r.seconds:.2f}s  {r.path}"
+                share = f"  share_fake={r.share_fake:.2f}" if r.share_fake is not None else ""
+                line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{share}  {r.seconds:.2f}s  {r.path}"
                 if r.frame_probs is not None:
                     line += "\n      frames: " + " ".join(f"{p:.2f}" for p in r.frame_probs)
                 for w in r.warnings:
@@ -86,15 +126,20 @@ def _info(args) -> int:
             "parameters": sum(p.numel() for p in model.parameters()), "config": payload["model_cfg"],
             "input": payload.get("input"), "threshold": payload.get("threshold"), "rule": payload.get("rule"),
             "trained_on": payload.get("data"), "seed": payload.get("seed"),
-            "validation_metrics": payload.get("val_metrics")}
+            "validation_metrics": payload.get("val_metrics"), "test_metrics": payload.get("test_metrics"),
+            "dfd_version": version()}
     print(json.dumps(info, indent=1))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dfd", description="Deepfake video detection with the study's models.")
+    parser = argparse.ArgumentParser(prog="dfd", description="Deepfake video detection with the study's models.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="probability that each video is FAKE")
+    p = sub.add_parser("predict", help="probability that each video is FAKE",
+                       description="Score videos with a trained detector: probability of FAKE and a verdict.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="video files or folders")
     p.add_argument("--model", choices=sorted(MODELS), help="a model of the last dvc repro (default: the best)")
     p.add_argument("--checkpoint", help="a checkpoint file (overrides --model)")
@@ -104,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not search the subfolders of a folder")
     p.add_argument("--root", default=".", help=argparse.SUPPRESS)
     p.set_defaults(func=_predict)
-    i = sub.add_parser("info", help="what a checkpoint is: model, parameters, training data, metrics")
+    i = sub.add_parser("info", help="what a checkpoint is: model, parameters, training data, metrics",
+                       description="A checkpoint as JSON: model, parameters, input, threshold and rule, training "
+                                   "data, validation and test metrics.")
     i.add_argument("checkpoint")
     i.set_defaults(func=_info)
     return parser

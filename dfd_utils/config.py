@@ -226,13 +226,16 @@ def load(path: str | os.PathLike = "params.yaml") -> StudyConfig:
     return parse(load_params(path), str(path))
 
 
-def for_notebook(params: str | dict) -> StudyConfig:
-    """What a notebook runs with: a profile's name when run by hand (``"smoke"``), or the values DVC passes.
+def for_notebook(params: str | dict | None) -> StudyConfig:
+    """What a notebook runs with: ``None`` (by hand) reads the project's ``params.yaml``; a profile's name
+    (``"smoke"``) that profile; a mapping is the values DVC passes.
 
     Through DVC (``dfd_utils.pipeline``), ``params`` holds exactly the values the
     notebook's stage tracks in ``dvc.yaml``; sections it does not track keep their
     defaults and must not be read (``tests/test_pipeline.py`` checks the notebooks).
     """
+    if params is None:  # opened by hand (JupyterLab, Colab): the study's own params.yaml
+        return load("params.yaml")
     if isinstance(params, str):
         return load(f"profiles/{params}.yaml")
     return parse(params, "params.yaml")

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from dfd_utils.flow import load_flow
 from dfd_utils.frame_store import load_video_frames
+from dfd_utils.paths import require
 
 
 @dataclass
@@ -47,7 +48,7 @@ def load_split(frames_root: str | Path, split: str, flow_root: str | Path | None
                limit: int | None = None) -> SplitData:
     """Decode every video of ``split`` listed in ``frames_root/manifest.csv``."""
     frames_root = Path(frames_root)
-    manifest = pd.read_csv(frames_root / "manifest.csv", keep_default_na=False)
+    manifest = pd.read_csv(require(frames_root / "manifest.csv", "frames"), keep_default_na=False)
     per_video = manifest[manifest.split == split].drop_duplicates("video").sort_values("video")
     if limit:
         per_video = per_video.head(limit)

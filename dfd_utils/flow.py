@@ -17,6 +17,7 @@ import numpy as np
 from dfd_utils.checks import check_range
 from dfd_utils.frame_store import load_video_frames, video_stem
 from dfd_utils.io import atomic_path, process_pool, progress, sha256_files, write_json_atomic
+from dfd_utils.paths import require
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
 log = logging.getLogger(__name__)
@@ -139,10 +140,7 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
 
 
 def load_flow(root: str | Path, name: str) -> np.ndarray:
-    path = flow_path(root, name)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no flow for {name} (run the optical flow stage)")
-    return np.load(path)  # (T, 2, H, W) float16
+    return np.load(require(flow_path(root, name), "flow"))  # (T, 2, H, W) float16
 
 
 CODE = code_version(__name__, libraries=("opencv", "numpy"))  # hashed at import (see frames.CODE)

@@ -8,8 +8,9 @@ from dfd_utils.config import StudyConfig, for_notebook
 from dfd_utils.seed import seed_everything
 
 
-def setup(params: str | dict) -> StudyConfig:
-    """The notebook's configuration (a profile's name by hand, the tracked values under DVC), seeded.
+def setup(params: str | dict | None) -> StudyConfig:
+    """The notebook's configuration, checked and seeded: ``params.yaml`` when opened by hand, the tracked values
+    under DVC (papermill), a profile's name where one is given (the tests: ``"smoke"``).
 
     Warnings stay visible in the executed notebooks (a stage that redid work says why);
     progress chatter does not.

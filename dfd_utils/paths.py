@@ -1,9 +1,9 @@
 """Where every stage reads and writes, relative to one ``root``.
 
-The DVC pipeline runs with ``root="."``; the notebooks' defaults (the smoke
-profile that the tests run) use ``root="build/smoke"``, so tests never touch the
-study's own artifacts. Relative roots resolve against the project folder, so a
-notebook finds the same files whatever its working directory.
+The DVC pipeline and a notebook opened by hand run with ``root="."`` (the study's
+own files); the tests run the smoke profile under ``root="build/smoke"``, so they
+never touch the study's artifacts. Relative roots resolve against the project
+folder, so a notebook finds the same files whatever its working directory.
 """
 
 from __future__ import annotations
@@ -19,6 +19,32 @@ def project_root() -> Path:
         if (folder / "dvc.yaml").is_file() and (folder / "dfd_utils").is_dir():
             return folder
     return Path(__file__).resolve().parent.parent
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a reader should see it: relative to the project (no machine's home folder in the book)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(project_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
+MADE_BY = {  # what makes each kind of input: the notebook and the DVC stage to run when it is missing
+    "subset": ("01_download_subset", "download_subset"),
+    "frames": ("02_extract_frames", "extract_frames"),
+    "flow": ("03_optical_flow", "optical_flow"),
+}
+
+
+def require(path: str | Path, kind: str) -> Path:
+    """``path``, or a FileNotFoundError that names the stage that makes it (a notebook opened before its inputs)."""
+    path = Path(path)
+    if not path.exists():
+        notebook, stage = MADE_BY[kind]
+        raise FileNotFoundError(f"{path}: not made yet; run notebook {notebook} first "
+                                f"(or `dvc repro {stage}`, or `make repro` for the whole study)")
+    return path
 
 
 @dataclass(frozen=True)

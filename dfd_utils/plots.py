@@ -112,23 +112,55 @@ def roc_curves(curves: dict[str, tuple], ax=None):
     return ax
 
 
+def flow_wheel(size: int = 64) -> np.ndarray:
+    """The key to the flow pictures: a disc whose hue is the direction of motion, brightness the speed."""
+    yy, xx = np.mgrid[-1:1:size * 1j, -1:1:size * 1j].astype(np.float32)
+    wheel = flow_to_color(np.stack([xx, yy]), 1.0)  # (size, size, 3)
+    wheel[xx ** 2 + yy ** 2 > 1] = 255  # white outside the disc
+    return wheel
+
+
+def _resized(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def heatmap_strip(frames: np.ndarray, cams: np.ndarray, flows: np.ndarray | None = None, positions=(2, 6, 10, 14),
                   title: str = ""):
-    """Frames with their Grad-CAM overlaid, and the matching flow fields beneath (the paper's Figure 3)."""
-    rows = 2 if flows is None else 3
-    fig, axes = plt.subplots(rows, len(positions), figsize=(2.4 * len(positions), 1.6 * rows + 0.4), squeeze=False)
-    scale = 1.0  # one colour scale for the whole strip, so motion is comparable across frames
-    if flows is not None:
-        scale = float(np.abs(flows.astype(np.float32)).max()) or 1.0
+    """Frames, their Grad-CAM over the frame in grey, and the flow of the same frames (the paper's Figure 3).
+
+    ``frames`` (T, H, W, 3) uint8, ``cams`` (T, H, W) in [0, 1], ``flows`` (T, 2, h, w). Every row is
+    drawn at the frames' aspect (a 3D model's square input and the 16:9 flow line up), rows are
+    labelled, the heat has a colour bar and the flow its colour wheel; one speed scale for the strip.
+    """
+    height, width = frames.shape[1:3]
+    rows = ["frame", "Grad-CAM"] + (["optical flow"] if flows is not None else [])
+    fig, axes = plt.subplots(len(rows), len(positions) + 1, squeeze=False,
+                             figsize=(2.0 * (len(positions) + 0.6) * max(width / height, 0.75), 2.0 * len(rows) + 0.5),
+                             gridspec_kw={"width_ratios": [1] * len(positions) + [0.35]})
+    scale = float(np.abs(flows.astype(np.float32)).max()) or 1.0 if flows is not None else 1.0
+    heat = None
     for c, t in enumerate(positions):
         axes[0, c].imshow(frames[t])
-        axes[0, c].set_title(f"frame {t}", fontsize=8)
-        axes[1, c].imshow(frames[t])
-        axes[1, c].imshow(cams[t], cmap="jet", alpha=0.45, extent=(0, frames[t].shape[1], frames[t].shape[0], 0))
+        axes[0, c].set_title(f"frame {t}", fontsize=9)
+        grey = frames[t].mean(axis=2)  # the heat reads on grey; a colour photo under jet does not
+        axes[1, c].imshow(grey, cmap="gray", vmin=0, vmax=255)
+        heat = axes[1, c].imshow(cams[t], cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                                 extent=(0, width, height, 0))
         if flows is not None:
-            axes[2, c].imshow(flow_to_color(flows[t], scale))
+            axes[2, c].imshow(_resized(flow_to_color(flows[t], scale), height, width))
+    for r, label in enumerate(rows):
+        axes[r, 0].set_ylabel(label, fontsize=9)
     for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_aspect("equal")
+    for ax in axes[:, -1]:
         ax.axis("off")
+    fig.colorbar(heat, ax=axes[1, -1], fraction=0.9, label="Grad-CAM")
+    if flows is not None:
+        axes[2, -1].imshow(flow_wheel())
+        axes[2, -1].set_title("direction", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

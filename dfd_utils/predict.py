@@ -29,8 +29,10 @@ from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frame
 @dataclass
 class Prediction:
     path: str
-    prob_fake: float | None = None  # the score the verdict thresholds
-    verdict: str | None = None  # "FAKE" | "REAL"
+    prob_fake: float | None = None  # probability of FAKE (per-frame models: the mean of frame probabilities)
+    share_fake: float | None = None  # per-frame models: the share of frames with p >= 0.5 (the paper's rule)
+    verdict: str | None = None  # "FAKE" | "REAL": the checkpoint's rule (score) against its threshold
+    score: float | None = None  # what the verdict thresholds: share_fake under the paper's rule, else prob_fake
     threshold: float | None = None
     frame_probs: list[float] | None = None  # per-frame models
     frames_decoded: int | None = None
@@ -108,15 +110,17 @@ class Predictor:
         if self.model.level == "frame":
             probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
             result.frame_probs = [round(float(p), 4) for p in probs]
-            score = float(video_scores(probs[None], self.rule)[0])  # (1, T) -> one score
+            prob = float(video_scores(probs[None], "mean")[0])  # (1, T) -> one probability
+            result.share_fake = round(float(video_scores(probs[None], "share")[0]), 4)
+            score = float(video_scores(probs[None], self.rule)[0])  # the rule the threshold was chosen for
         else:
-            score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
-        if not math.isfinite(score) or (result.frame_probs and not all(map(math.isfinite, result.frame_probs))):
+            prob = score = float(torch.sigmoid(self.model(x[None], flows[None] if flows is not None else None))[0])
+        if not all(map(math.isfinite, (prob, score, *(result.frame_probs or ())))):
             result.error = "the model gave a non-finite score (NaN or infinity): no verdict"
-            result.frame_probs = None
+            result.frame_probs = result.share_fake = None
             result.seconds = round(time.perf_counter() - start, 3)
             return result
-        result.prob_fake = round(score, 4)
+        result.prob_fake, result.score = round(prob, 4), round(score, 4)
         result.verdict = "FAKE" if score >= self.threshold else "REAL"
         result.seconds = round(time.perf_counter() - start, 3)
         return result

@@ -46,20 +46,23 @@ def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "
 
 
 def reading(summary: pd.DataFrame, metric: str = "roc_auc", baseline: str = "baseline") -> str:
-    """What the intervals allow one to say, computed (never typed): which models beat chance, which the baseline.
+    """What the intervals allow one to say, as Markdown sentences computed (never typed) from the results.
 
     A model beats chance when the lower bound of its interval is above 0.5; it beats
     the baseline when its lower bound is above the baseline's upper bound.
     """
+    def names(models):
+        return ", ".join(f"**{m}**" for m in models) or "none"
+
     above = [m for m in summary.index if summary.loc[m, f"{metric}_low"] > 0.5]
     chance = [m for m in summary.index if m not in above]
-    lines = [f"better than chance: {', '.join(above) or 'none'}",
-             f"not distinguishable from chance: {', '.join(chance) or 'none'}"]
+    lines = [f"Better than chance (the lower end of the 95 % interval above 0.5): {names(above)}.",
+             f"Not distinguishable from chance: {names(chance)}."]
     if baseline in summary.index:
         ceiling = summary.loc[baseline, f"{metric}_high"]
         beats = [m for m in summary.index if m != baseline and summary.loc[m, f"{metric}_low"] > ceiling]
-        lines.append(f"models whose interval lies above the {baseline}'s: {', '.join(beats) or 'none'}")
-    return "\n".join(lines)
+        lines.append(f"Models whose whole interval lies above the {baseline}'s: {names(beats)}.")
+    return " ".join(lines)
 
 
 def load_results(root: str | Path, names) -> tuple[dict[str, dict], dict[str, pd.DataFrame]]:

@@ -20,6 +20,7 @@ def _outputs(path) -> str:
         for out in cell.get("outputs", []):
             text.append("".join(out.get("text", "")))
             text.append("".join(out.get("data", {}).get("text/plain", "")))
+            text.append("".join(out.get("data", {}).get("text/markdown", "")))
     return "\n".join(text)
 
 
@@ -34,7 +35,7 @@ def test_every_notebook_runs_and_each_detector_leaves_its_results():
 
 def test_the_comparison_chapter_prints_its_computed_reading():
     text = _outputs(run_smoke_study()["08_compare_models"])
-    assert "better than chance:" in text and "not distinguishable from chance:" in text
+    assert "Better than chance" in text and "Not distinguishable from chance" in text
 
 
 def test_a_detector_chapter_shows_its_headline_and_rules():

@@ -65,9 +65,9 @@ def _summary():
 
 def test_reading_is_computed_from_the_intervals():
     text = reading(_summary())
-    assert "better than chance: baseline, two_stream_video" in text
-    assert "not distinguishable from chance: cnn3d" in text
-    assert "above the baseline's: two_stream_video" in text  # 0.86 > 0.85
+    assert "above 0.5): **baseline**, **two_stream_video**." in text
+    assert "Not distinguishable from chance: **cnn3d**." in text
+    assert "above the baseline's: **two_stream_video**." in text  # 0.86 > 0.85
     assert interval(0.914, 0.851, 0.96) == "0.91 [0.85, 0.96]"
     assert with_intervals(_summary(), ["roc_auc"], keep=("table",)).loc["cnn3d", "roc_auc"] == "0.55 [0.40, 0.70]"
 
@@ -112,7 +112,10 @@ def test_gradcam_strip_covers_each_model_level(tmp_path):
         cams = panels.video_cams(model, data, 1)
         assert cams.shape == (16, 32, 48), name
         fig = panels.gradcam_strip(model, data, tmp_path, name)
-        assert len(fig.axes) == 12 and "b.mp4 (FAKE)" in fig._suptitle.get_text()
+        assert "b.mp4 (FAKE)" in fig._suptitle.get_text()
+        labels = [ax.get_ylabel() for ax in fig.axes[:15:5]]
+        assert labels == ["frame", "Grad-CAM", "optical flow"]  # rows labelled; 4 frames + a key column
+        assert any(ax.get_ylabel() == "Grad-CAM" and ax is not fig.axes[5] for ax in fig.axes)  # the colour bar
 
 
 def test_real_faces_comparison_reading_and_bars():
@@ -133,3 +136,12 @@ def test_real_faces_comparison_reading_and_bars():
     assert list(real_faces.confusions(results)) == ["baseline\nfull", "cnn3d\nfull", "baseline\nface", "cnn3d\nface"]
     ax = plots.variant_bars(table)
     assert len(ax.patches) == 4
+
+
+def test_the_flow_wheel_is_the_key_of_the_flow_colours():
+    from dfd_utils.flow import flow_to_color
+
+    wheel = plots.flow_wheel(65)
+    assert wheel.shape == (65, 65, 3) and (wheel[0, 0] == 255).all()  # outside the disc: white
+    right = flow_to_color(np.array([[[1.0]], [[0.0]]]), 1.0)[0, 0]  # motion to the right, full speed
+    np.testing.assert_array_equal(wheel[32, 64], right)

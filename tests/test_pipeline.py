@@ -69,14 +69,14 @@ def test_make_profile_writes_the_merged_profile_with_the_base_comments(tmp_path)
     assert "# the paper's Adam learning rate" in text and text.startswith("# GENERATED from profiles/demo.yaml")
 
 
-def test_notebooks_take_a_profile_by_hand_and_have_no_outputs():
+def test_notebooks_opened_by_hand_read_the_study_and_have_no_outputs():
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged parameters"
         namespace: dict = {}
         exec("".join(params[0]["source"]), namespace)
-        assert namespace["root"] == "build/smoke" and namespace["params"] == "smoke", nb.name
+        assert namespace["root"] == "." and namespace["params"] is None, nb.name  # Lab: the study's own data
         assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{nb.name} has outputs"
 
 
@@ -138,3 +138,11 @@ def test_stage_deps_cover_every_module_the_notebook_imports():
         deps = [ROOT / d for d in s["deps"]]
         covered = {n for n in needed if any((ROOT / n) == d or d in (ROOT / n).parents for d in deps)}
         assert needed == covered, f"stage {name}: add {sorted(map(str, needed - covered))} to its deps"
+
+
+def test_the_subset_stage_depends_on_the_data_it_reads():
+    """Adding DFDC parts under data/ (tracked by data.dvc) must rerun stage 01: it is a dependency, not a bystander."""
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["download_subset"]
+    assert "data" in stage["deps"]
+    assert yaml.safe_load((ROOT / "data.dvc").read_text())["outs"][0]["path"] == "data"
+    assert PROFILES["demo"]["data"]["dfdc_path"].startswith("data/")  # the default DFDC copy lives inside it

@@ -11,7 +11,7 @@ from dfd_utils.cli import main
 
 INPUT = {"num_frames": 16, "height": 108, "width": 192, "size_3d": 32}
 TRAINED = {"input": INPUT, "data": {"source": "synthetic", "num_videos": 24}, "val_metrics": {"roc_auc": 0.9},
-           "seed": 0}
+           "test_metrics": {"roc_auc": 0.8, "ci": {"roc_auc": [0.6, 0.95]}, "videos": 13}, "seed": 0}
 
 
 def _checkpoint(path, name="baseline"):
@@ -36,7 +36,30 @@ def test_predict_one_video_json(ckpt, tmp_path, capsys):
     result = json.loads(out)["results"][0]
     assert 0 <= result["prob_fake"] <= 1 and result["verdict"] in ("FAKE", "REAL")
     assert len(result["frame_probs"]) == 16 and result["frames_decoded"] == 20 and result["seconds"] > 0
-    assert result["verdict"] == ("FAKE" if result["prob_fake"] >= 0.5 else "REAL")
+    probs = result["frame_probs"]
+    assert result["prob_fake"] == pytest.approx(sum(probs) / 16, abs=1e-3)  # a probability: the frames' mean
+    assert result["share_fake"] == pytest.approx(sum(p >= 0.5 for p in probs) / 16, abs=1e-3)  # the paper's rule
+    assert result["score"] == result["share_fake"]  # the checkpoint's rule is the share
+    assert result["verdict"] == ("FAKE" if result["share_fake"] >= 0.5 else "REAL")
+
+
+def test_a_model_trained_on_synthetic_faces_says_so(ckpt, tmp_path, capsys):
+    code, out, err = run(capsys, "predict", write_clip(tmp_path / "a.mp4"), "--checkpoint", ckpt)
+    assert code == 0 and "trained on the study's synthetic faces" in err and "prob_fake=" in out
+    _, out, _ = run(capsys, "predict", write_clip(tmp_path / "a.mp4"), "--checkpoint", ckpt, "--json")
+    assert "synthetic faces" in json.loads(out)["note"]
+
+
+def test_help_shows_examples_and_exit_codes_and_version(capsys):
+    for args in (["--help"], ["predict", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert "examples:" in text and "exit codes:" in text and "2  the command cannot run" in text
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("dfd ")
 
 
 def test_threshold_option_decides(ckpt, tmp_path, capsys):
@@ -118,6 +141,7 @@ def test_info(ckpt, capsys):
     info = json.loads(out)
     assert code == 0 and info["model"] == "baseline" and info["table"] == "Table 2"
     assert info["trained_on"]["source"] == "synthetic" and info["validation_metrics"]["roc_auc"] == 0.9
+    assert info["test_metrics"]["roc_auc"] == 0.8 and info["test_metrics"]["videos"] == 13
     assert info["parameters"] > 1_000_000
 
 

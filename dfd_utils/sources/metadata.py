@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dfd_utils.io import read_json
+from dfd_utils.paths import require
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def parse_metadata(metadata: dict, folder: Path, source: str = "metadata.json") 
 def load_subset(folder: str | Path) -> tuple[list[VideoRecord], list[Skip]]:
     """Read ``folder/metadata.json`` and the videos beside it."""
     folder = Path(folder)
-    meta_path = folder / "metadata.json"
+    meta_path = require(folder / "metadata.json", "subset")
     records, skips = parse_metadata(read_json(meta_path), folder, str(meta_path))
     for skip in skips:
         log.warning("skipped %s", skip)

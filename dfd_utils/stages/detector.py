@@ -127,7 +127,9 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         "threshold": metrics["threshold"], "rule": "share" if model.level == "frame" else "prob",
         "level": model.level, "input": asdict(frame_cfg),  # dfd predict rebuilds the preprocessing from this
         "config": {"train": asdict(cfg), "model": mcfg, "frames": asdict(frame_cfg), "evaluate": asdict(eval_cfg)},
-        "made_by": fitted["made_by"], "data": data_info or {}, "val_metrics": metrics["val_video"], "seed": seed})
+        "made_by": fitted["made_by"], "data": data_info or {}, "val_metrics": metrics["val_video"],
+        "test_metrics": {**metrics["video"], "ci": metrics["video_ci"], "videos": metrics["test_videos"]},
+        "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 
 

@@ -8,14 +8,14 @@ from dfd_utils.config import build
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.io import read_json, worker_count
 from dfd_utils.lock import writing
-from dfd_utils.paths import Paths
+from dfd_utils.paths import Paths, require
 
 
 def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:
     """Stage 03: Farneback flow for every extracted video."""
     paths = Paths.at(root)
     cfg = build(FlowConfig, flow, "flow")
-    names = sorted(read_json(paths.splits))
+    names = sorted(read_json(require(paths.splits, "frames")))
     with writing(paths.flow):
         compute_all(names, paths.frames, paths.flow, cfg, workers=worker_count(workers))
     return names

@@ -1,0 +1,81 @@
+"""A notebook opened by hand (JupyterLab, Colab) works on the study's own files, or says which stage to run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dfd_utils import profiles
+from dfd_utils.datasets import load_split
+from dfd_utils.flow import load_flow
+from dfd_utils.sources.metadata import load_subset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("load, stage", [
+    (lambda d: load_subset(d / "subset"), "01_download_subset"),
+    (lambda d: load_split(d / "frames", "train"), "02_extract_frames"),
+    (lambda d: load_flow(d / "flow", "a.mp4"), "03_optical_flow"),
+])
+def test_a_missing_input_names_the_stage_that_makes_it(tmp_path, load, stage):
+    with pytest.raises(FileNotFoundError, match=f"not made yet; run notebook {stage} first"):
+        load(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_notebook_run_from_lab_without_injected_parameters_reads_params_yaml(tmp_path, monkeypatch):
+    """As Lab runs it: the working directory is notebooks/, nothing injected; the project's params.yaml decides."""
+    import papermill
+
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "dfd_utils").mkdir()  # project_root() looks for dvc.yaml beside dfd_utils/
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    params = profiles.resolve("smoke")
+    params["data"]["num_videos"] = 10  # not the smoke profile's 24: proves params.yaml was read
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(ROOT / "notebooks" / "01_download_subset.ipynb", project / "notebooks")
+    monkeypatch.chdir(project / "notebooks")
+    out = project / "executed.ipynb"
+    papermill.execute_notebook(str(project / "notebooks" / "01_download_subset.ipynb"), str(out),
+                               kernel_name="python3", cwd=str(project / "notebooks"), progress_bar=False)
+    metadata = json.loads((project / "artifacts" / "subset" / "metadata.json").read_text())
+    assert len(metadata) == 10
+
+
+def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
+    """Lab's save path (Jupyter Server's contents manager, with the project's config) on every notebook,
+    after Lab's own metadata was put in, writes the committed bytes back: git and `dvc status` stay clean."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
+
+
+    config = Config()
+    exec((ROOT / "jupyter_lab_config.py").read_text(), {"get_config": lambda: config})
+    assert config.FileContentsManager.pre_save_hook == "dfd_utils.lab.pre_save"
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    manager = FileContentsManager(root_dir=str(tmp_path), pre_save_hook=config.FileContentsManager.pre_save_hook)
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        committed = path.read_bytes()
+        name = f"notebooks/{path.name}"
+        model = manager.get(name)
+        content = model["content"]
+        content["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"  # what Lab writes
+        content["metadata"]["language_info"] = {"name": "python", "version": "3.11.9", "mimetype": "text/x-python",
+                                                "file_extension": ".py", "pygments_lexer": "ipython3"}
+        content["cells"][0]["metadata"]["execution"] = {"iopub.status.busy": "2026-11-27T21:00:00"}
+        manager.save(model, name)
+        assert path.read_bytes() == committed, f"{name} changed on save"
+
+
+def test_paths_are_shown_relative_to_the_project():
+    from dfd_utils.paths import Paths, project_root, shown
+
+    assert shown(Paths.at(".").subset) == "artifacts/subset"
+    assert shown(project_root() / "build" / "smoke" / "artifacts") == "build/smoke/artifacts"
+    assert shown("/elsewhere/x.mp4") == "/elsewhere/x.mp4"  # outside the project: as given
