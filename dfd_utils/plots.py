@@ -172,7 +172,7 @@ def comparison_bars(summary, metric: str = "roc_auc", ax=None):
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     names = list(summary.index)
     values = summary[metric].to_numpy()
-    # a percentile bootstrap interval can miss its point estimate (a tiny test split): clip, do not fail
+    # intervals contain their estimate (evaluate.bootstrap_ci); clip rounding noise only
     err = np.clip([values - summary[f"{metric}_low"].to_numpy(), summary[f"{metric}_high"].to_numpy() - values], 0,
                   None)
     ax.bar(names, values, yerr=err, capsize=4, color=sns.color_palette("deep", len(names)))

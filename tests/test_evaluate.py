@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dfd_utils.evaluate import aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold, confusion
+from dfd_utils.evaluate import aggregate_frames, binary_metrics, bootstrap_ci, choose_threshold, confusion, wilson
 
 
 def test_binary_metrics_by_hand():
@@ -49,6 +49,35 @@ def test_bootstrap_resamples_families_and_is_seeded():
         low, high = ci[k]
         assert low <= point[k] <= high and high - low > 0
     assert ci == bootstrap_ci(labels, probs, families, n_boot=200, seed=1)
-    # one giant family: every resample is that family, so the interval collapses
+    # one giant family: every resample is that family, so the bootstrap collapses and the Wilson floor remains
     same = bootstrap_ci(labels, probs, np.zeros(60), n_boot=50, seed=1)
-    assert same["accuracy"][0] == same["accuracy"][1] == pytest.approx(point["accuracy"])
+    assert same["accuracy"] == pytest.approx(wilson(point["accuracy"] * 60, 60))
+
+
+def test_wilson_interval_by_hand():
+    z = 1.959963984540054
+    assert wilson(13, 13) == pytest.approx((13 / (13 + z * z), 1.0))  # p = 1: the lower bound is n / (n + z^2)
+    assert wilson(0, 13) == pytest.approx((0.0, z * z / (13 + z * z)))
+    low, high = wilson(6, 12)  # symmetric around 1/2: 0.5 -+ z sqrt(1/48 + z^2/576) / (1 + z^2/12)
+    half = z * np.sqrt(0.25 / 12 + z * z / 576) / (1 + z * z / 12)
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_a_perfect_small_test_split_does_not_get_a_zero_width_interval():
+    labels = np.array([1] * 6 + [0] * 7)  # 13 test videos, all decided right (the demo run's split size)
+    probs = np.where(labels == 1, 0.9, 0.1)
+    ci = bootstrap_ci(labels, probs, np.arange(13), n_boot=100, seed=0)
+    z = 1.959963984540054
+    assert ci["accuracy"] == pytest.approx((13 / (13 + z * z), 1.0))  # 0.77, not [1.00, 1.00]
+    assert ci["roc_auc"] == pytest.approx((6 / (6 + z * z), 1.0))  # counted over the smaller class: 6 FAKE
+    assert ci["recall"] == pytest.approx((6 / (6 + z * z), 1.0))  # 6 of 6 FAKE found
+    assert ci["precision"] == pytest.approx((6 / (6 + z * z), 1.0))  # 6 of 6 called FAKE are FAKE
+
+
+def test_an_interval_always_contains_its_estimate():
+    labels = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    probs = np.array([0.9, 0.2, 0.4, 0.6, 0.8, 0.7, 0.1, 0.3])
+    point = binary_metrics(labels, probs)
+    for k, (low, high) in bootstrap_ci(labels, probs, [0, 0, 1, 1, 2, 2, 3, 3], n_boot=100, seed=0).items():
+        assert low <= point[k] <= high, k
