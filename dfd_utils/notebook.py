@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
+
 from dfd_utils.config import StudyConfig, for_notebook
+from dfd_utils.report import html_table
 from dfd_utils.seed import seed_everything
 
 
@@ -16,6 +19,18 @@ def setup(params: str | dict | None) -> StudyConfig:
     progress chatter does not.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    show_tables_that_fit()
     study = for_notebook(params)
     seed_everything(study.seed)
     return study
+
+
+def show_tables_that_fit() -> None:
+    """Inside IPython, every DataFrame is shown as :func:`report.html_table` (intervals on two lines)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # the package without Jupyter: nothing is displayed
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html_table)

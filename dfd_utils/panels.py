@@ -68,21 +68,20 @@ def confusion_and_roc(name: str, metrics: dict, videos: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     plots.confusion_matrix(metrics["confusion"], f"{name}, threshold {metrics['threshold']:g}", ax=axes[0])
     plots.roc_curves({name: test_curve(videos)}, ax=axes[1])
-    fig.tight_layout()
-    return fig
+    return plots.fit_page(fig)
 
 
-def confusion_grid(metrics: dict[str, dict], columns: int | None = None):
-    """One confusion matrix per entry of ``metrics`` (``{title: metrics JSON}``), in rows of ``columns``."""
-    columns = columns or len(metrics)
+def confusion_grid(metrics: dict[str, dict], columns: int = 3):
+    """One confusion matrix per entry of ``metrics`` (``{title: metrics JSON}``), in rows of ``columns``
+    (three fit the page with digits a reader can read)."""
+    columns = max(1, min(columns, len(metrics)))
     rows = -(-len(metrics) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.6 * rows), squeeze=False)
     for ax, (title, m) in zip(axes.flat, metrics.items()):
         plots.confusion_matrix(m["confusion"], title, ax=ax)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return plots.fit_page(fig)
 
 
 def roc_of(predictions: dict[str, pd.DataFrame]):

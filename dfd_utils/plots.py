@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 
 import matplotlib.pyplot as plt
@@ -10,7 +11,28 @@ import seaborn as sns
 
 from dfd_utils.flow import flow_to_color
 
-sns.set_theme(style="whitegrid", context="notebook")
+# Legible in the book: a figure at most PAGE_WIDTH_IN wide at DPI is shown at >= 72 % of its size in the
+# page's column (676 px), so the smallest text (SMALLEST_FONT_PT) is at least 8 CSS px (tests/test_book.py).
+DPI = 100
+PAGE_WIDTH_IN = 9.0
+SMALLEST_FONT_PT = 8
+sns.set_theme(style="whitegrid", context="notebook", rc={"figure.dpi": DPI})
+
+
+def fit_page(fig):
+    """Shrink a figure wider than the page to PAGE_WIDTH_IN (text keeps its size in points, so it grows
+    relative to the picture), then lay it out again."""
+    width, height = fig.get_size_inches()
+    if width > PAGE_WIDTH_IN:
+        fig.set_size_inches(PAGE_WIDTH_IN, height * PAGE_WIDTH_IN / width)
+    fig.tight_layout()
+    return fig
+
+
+def shown_width_in(fig) -> float:
+    """The width of the picture the notebook shows (``bbox_inches="tight"``: text outside the axes counts)."""
+    fig.canvas.draw()
+    return fig.get_tightbbox(fig.canvas.get_renderer()).width
 
 
 def class_balance(metadata: dict, ax=None):
@@ -38,8 +60,7 @@ def frame_rows(rows: dict[str, np.ndarray], max_cols: int = 6, height: float = 1
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"frame {i}", fontsize=8)
         axes[r, 0].set_ylabel(title, fontsize=8)
-    fig.tight_layout()
-    return fig
+    return fit_page(fig)
 
 
 def flow_pairs(frames: np.ndarray, flows: np.ndarray, positions=(1, 5, 9), title: str = ""):
@@ -54,8 +75,7 @@ def flow_pairs(frames: np.ndarray, flows: np.ndarray, positions=(1, 5, 9), title
             ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return fit_page(fig)
 
 
 def split_bars(table: dict, ax=None):
@@ -82,9 +102,8 @@ def learning_curves(history: list[dict], title: str = ""):
     ax2.plot(epochs, [h["val_auc"] for h in history], "o-", color="tab:green")
     ax2.set(xlabel="epoch", ylabel="validation ROC AUC", ylim=(0, 1.02))
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        fig.suptitle(textwrap.fill(title, 90), fontsize=11)
+    return fit_page(fig)
 
 
 def confusion_matrix(matrix, title: str = "", ax=None):
@@ -163,8 +182,7 @@ def heatmap_strip(frames: np.ndarray, cams: np.ndarray, flows: np.ndarray | None
         axes[2, -1].set_title("direction", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return fit_page(fig)
 
 
 def comparison_bars(summary, metric: str = "roc_auc", ax=None):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dfd_utils.io import read_json, write_json_atomic
@@ -37,6 +40,37 @@ def with_intervals(table: pd.DataFrame, columns, keep=()) -> pd.DataFrame:
     for k in columns:
         out[k] = [interval(v, lo, hi) for v, lo, hi in zip(table[k], table[f"{k}_low"], table[f"{k}_high"])]
     return out
+
+
+_INTERVAL = re.compile(r"^(\S+) (\[\S+, \S+\])$")  # "0.91 [0.85, 0.96]", as interval() writes it
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        found = _INTERVAL.match(value)
+        if found:
+            return f'{html.escape(found[1])}<br><span class="dfd-interval">{html.escape(found[2])}</span>'
+        return html.escape(value)
+    if isinstance(value, float | np.floating):
+        return "" if np.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def html_table(table: pd.DataFrame) -> str:
+    """The book's HTML for a table: each interval under its value, floats to 3 significant digits.
+
+    ``0.91 [0.85, 0.96]`` on one line makes a five-model comparison twice as wide as
+    the page's column; on two lines (and in the book's smaller table type, book/_static/dfd.css)
+    it fits. Registered for every DataFrame a notebook shows (``notebook.setup``).
+    """
+    shown = table.copy()
+    def breakable(name) -> str:  # balanced_<wbr>accuracy: a long name may wrap at its underscores
+        return html.escape(str(name)).replace("_", "_<wbr>")
+
+    shown.columns = [breakable(c) for c in shown.columns]
+    shown.index = pd.Index([breakable(i) for i in shown.index], name=table.index.name)
+    shown = shown.astype(object).map(_cell) if len(shown) else shown
+    return shown.to_html(escape=False, border=0, na_rep="")
 
 
 def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy")

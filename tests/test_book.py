@@ -5,10 +5,15 @@ the book offline, then opens every page in headless Chromium (Debian's, with
 background networking off) and fails on a missing image, script or stylesheet, an
 in-book link to nowhere, a resource from the network, a console error, or a formula
 MathJax left unrendered. Screenshots go to build/smoke/screenshots/.
+
+And fails where a page reads badly (:func:`reading_problems`, itself tested on a page made to fail):
+an absolute machine path, a log line or stderr box, an empty output box, a figure shown so small that
+its smallest text is under 8 CSS px, or a table or output that scrolls sideways in the page's column.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -17,6 +22,51 @@ import pytest
 from smoke_study import ROOT, run_smoke_study
 
 from dfd_utils.paths import project_root
+from dfd_utils.plots import DPI, SMALLEST_FONT_PT
+
+MIN_TEXT_PX = 8  # the smallest figure text a reader can read, in CSS pixels
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:work|home|root|tmp|content|Users|var|opt|mnt|srv)/\S*")
+LOG_LINE = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\b.*", re.MULTILINE)
+
+# What a reader sees in the article, measured by the browser: visible text, stderr and empty output boxes,
+# each figure's rendered/natural width, and visible elements wider than their box (not code input).
+READ_PAGE = """
+const article = document.querySelector('article') || document.body;
+const visible = e => e.offsetParent !== null;
+const MEDIA = 'img, svg, table, iframe, canvas, video, mjx-container';
+const outputs = [...article.querySelectorAll('.cell_output')].filter(visible);
+return {
+  text: article.innerText,
+  outputs: outputs.map(o => o.innerText),
+  stderr: [...article.querySelectorAll('.cell_output .stderr')].filter(visible).map(e => e.innerText.slice(0, 120)),
+  empty: outputs.flatMap(o => [...o.children]).filter(e => e.innerText.trim() === ''
+           && !e.matches(MEDIA) && !e.querySelector(MEDIA)).length,
+  figures: [...article.querySelectorAll('.cell_output img')].filter(visible)
+           .map(i => [i.getAttribute('src'), i.naturalWidth, i.clientWidth]),
+  wide: [...article.querySelectorAll('*')].filter(e => visible(e) && !e.closest('.cell_input')
+           && e.scrollWidth > e.clientWidth + 2 && getComputedStyle(e).overflowX !== 'visible')
+           .map(e => [e.tagName.toLowerCase(), e.scrollWidth, e.clientWidth, e.innerText.slice(0, 60)]),
+};
+"""
+
+
+def reading_problems(browser, name: str) -> list[str]:
+    """Everything on the open page that reads badly, one line each."""
+    seen = browser.execute_script(READ_PAGE)
+    problems = [f"{name}: absolute machine path {m!r}" for m in ABSOLUTE_PATH.findall(seen["text"])]
+    problems += [f"{name}: log line in an output: {m[:100]!r}" for o in seen["outputs"] for m in LOG_LINE.findall(o)]
+    problems += [f"{name}: stderr box: {t!r}" for t in seen["stderr"]]
+    if seen["empty"]:
+        problems.append(f"{name}: {seen['empty']} empty output box(es)")
+    for src, natural, shown in seen["figures"]:
+        if natural > 200:  # icons and badges aside
+            px = SMALLEST_FONT_PT * DPI / 72 * shown / natural
+            if px < MIN_TEXT_PX:
+                problems.append(f"{name}: figure {src} shown at {shown}/{natural} px: its {SMALLEST_FONT_PT} pt text "
+                                f"is {px:.1f} px (< {MIN_TEXT_PX})")
+    problems += [f"{name}: <{tag}> scrolls sideways ({full} px in {box} px): {text!r}"
+                 for tag, full, box, text in seen["wide"]]
+    return problems
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -25,6 +75,8 @@ pytestmark = [
                        reason="no Chromium: apt-get install chromium chromium-driver (as .ci/run does)"),
     pytest.mark.slow,
 ]
+
+
 @pytest.fixture(scope="module")
 def book_html() -> Path:
     from dfd_utils import book
@@ -104,7 +156,35 @@ def test_every_page_renders_offline(book_html, browser):
         text = browser.find_element("tag name", "body").text
         if "$$" in text or "\\frac" in text:
             problems.append(f"{name}: a formula is left unrendered")
+        problems += reading_problems(browser, str(name))
     assert not problems, "\n".join(problems)
+
+
+BAD_PAGE = """<html><body><article>
+<p>Frames in /work/main/build/demo/artifacts/frames.</p>
+<div class="cell_output"><div class="output stream"><pre>WARNING dfd_utils.train: resumed from epoch 2</pre></div>
+<div class="output stderr"><pre>100%|##########| 5/5</pre></div><div class="output stream"><pre>  </pre></div></div>
+<div class="cell_output"><img src="wide.png" style="width: 600px"></div>
+<div class="cell_output"><div style="width: 300px; overflow-x: auto"><table><tr><td style="white-space: nowrap">
+0.50 [0.50, 0.50] 0.50 [0.50, 0.50] 0.50 [0.50, 0.50] 0.50 [0.50, 0.50]</td></tr></table></div></div>
+</article></body></html>"""
+
+
+def test_the_reading_checks_fail_on_a_page_made_to_fail(tmp_path, browser):
+    from matplotlib import pyplot as plt
+
+    fig = plt.figure(figsize=(16, 3), dpi=DPI)  # 1600 px shown at 600: 8 pt text at 4.2 px
+    fig.savefig(tmp_path / "wide.png", dpi=DPI)
+    plt.close(fig)
+    (tmp_path / "bad.html").write_text(BAD_PAGE)
+    browser.get((tmp_path / "bad.html").as_uri())
+    found = "\n".join(reading_problems(browser, "bad.html"))
+    assert "absolute machine path '/work/main/build/demo/artifacts/frames.'" in found
+    assert "log line in an output: 'WARNING dfd_utils.train: resumed from epoch 2'" in found
+    assert "stderr box: '100%|##########| 5/5'" in found
+    assert "1 empty output box(es)" in found
+    assert "figure wide.png shown at 600/1600 px" in found
+    assert "<div> scrolls sideways" in found
 
 
 def test_formulas_are_typeset_by_the_vendored_mathjax(book_html, browser):

@@ -145,3 +145,47 @@ def test_the_flow_wheel_is_the_key_of_the_flow_colours():
     assert wheel.shape == (65, 65, 3) and (wheel[0, 0] == 255).all()  # outside the disc: white
     right = flow_to_color(np.array([[[1.0]], [[0.0]]]), 1.0)[0, 0]  # motion to the right, full speed
     np.testing.assert_array_equal(wheel[32, 64], right)
+
+
+def _smallest_text_pt(fig) -> float:
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    return min(sizes)
+
+
+def _result():
+    from types import SimpleNamespace
+
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "val_auc": 0.5 + e / 10} for e in (1, 2, 3)]
+    model = SimpleNamespace(table="Table 4 (spatial and temporal streams)")
+    return SimpleNamespace(name="two_stream_frame", model=model, history=history, metrics=_metrics())
+
+
+def test_figures_fit_the_page_with_text_a_reader_can_read(tmp_path):
+    """No figure is wider than the page (so the book shows it at >= 72 % size) and no text is under 8 pt."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (16, 36, 64, 3), dtype=np.uint8)
+    figures = {
+        "confusion grid of five": panels.confusion_grid({f"model {i}": _metrics() for i in range(5)}),
+        "frame rows": plots.frame_rows({"REAL a.mp4": frames, "FAKE b.mp4": frames}),
+        "heatmap strip": plots.heatmap_strip(frames, rng.random((16, 36, 64)), rng.normal(size=(16, 2, 36, 64))),
+        "flow pairs": plots.flow_pairs(frames, rng.normal(size=(16, 2, 36, 64))),
+        "learning curves": panels.learning_curves(_result()),  # a long headline as the title
+    }
+    for name, fig in figures.items():
+        assert plots.shown_width_in(fig) <= plots.PAGE_WIDTH_IN + 0.1, name
+        assert _smallest_text_pt(fig) >= plots.SMALLEST_FONT_PT, name
+        assert fig.dpi == plots.DPI, name
+    assert len(figures["confusion grid of five"].axes) == 6  # rows of three, the sixth cell hidden
+
+
+def test_html_table_puts_each_interval_under_its_value():
+    from dfd_utils.report import html_table
+
+    table = pd.DataFrame({"table": ["Table 2 <b>"], "roc_auc": [interval(0.912, 0.85, 0.96)], "threshold": [0.5],
+                          "videos": [13], "loss": [float("nan")]}, index=["baseline"])
+    out = html_table(table)
+    assert '<td>0.91<br><span class="dfd-interval">[0.85, 0.96]</span></td>' in out
+    assert "<td>Table 2 &lt;b&gt;</td>" in out  # text is escaped; only the interval markup is HTML
+    assert "<td>0.5</td>" in out and "<td>13</td>" in out and "<td></td>" in out
+    assert "<th>roc_<wbr>auc</th>" in out  # long names may wrap at their underscores

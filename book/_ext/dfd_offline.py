@@ -4,6 +4,8 @@
   page declared ``const THEBE_JS_URL`` twice (a console SyntaxError): duplicate
   inline scripts are dropped.
 * pydata-sphinx-theme logs an error when no colour mode is set: default to light.
+* The book's own stylesheet, ``_css/dfd.css`` (tables and outputs that fit the column). Added
+  here, and kept out of ``_static/``: a book folder of that name makes Jupyter Book load MathJax twice.
 """
 
 
@@ -20,6 +22,7 @@ def _page_context(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.add_css_file("dfd.css")
     app.connect("html-page-context", _page_context, priority=999)  # last, after every script is added
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
