@@ -59,13 +59,16 @@ if "google.colab" in sys.modules:
         return {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
 
     before = versions()
-    %pip install -q "{{project}}[study]"
+    !{{sys.executable}} -m pip install -q "{{project}}[study]"
     importlib.invalidate_caches()
     after = versions()
     imported = {{d.lower() for m, ds in metadata.packages_distributions().items() if m in sys.modules for d in ds}}
     changed = [f"{{n}} {{v}} -> {{after.get(n)}}" for n, v in before.items() if n in imported and after.get(n) != v]
     %cd {{project}}/notebooks
     if changed:
+        import warnings
+
+        warnings.filterwarnings("ignore", "To exit")  # IPython's hint after SystemExit: not what to do here
         print("pip replaced packages this session had already imported:", ", ".join(changed))
         raise SystemExit("Restart the session (Runtime > Restart session), then run the notebook again from the top.")
     print("The study is installed: no restart needed.")'''
