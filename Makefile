@@ -9,7 +9,7 @@ PROFILE ?= demo
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile bench lint clean-smoke
+.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
@@ -21,6 +21,7 @@ help:
 	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
 	@echo "make lab      JupyterLab at the project (notebooks/ open; executed copies in artifacts/executed/)"
 	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
+	@echo "make colab    rewrite the notebooks' Colab badge and install cell from the repository URL"
 	@echo "make bench    run the benchmarks under benchmarks/"
 
 $(STAMP): pyproject.toml
@@ -71,6 +72,10 @@ lab: env
 # params.yaml = profiles/demo.yaml with profiles/$(PROFILE).yaml on top (checked, comments kept).
 profile: env
 	$(BIN)/python -m dfd_utils.profiles $(PROFILE)
+
+# The repository URL lives in pyproject.toml ([project.urls]); a GitHub remote `origin` takes its place.
+colab: env
+	$(BIN)/python -m dfd_utils.colab
 
 bench: env
 	$(BIN)/python benchmarks/bench_frames.py

@@ -18,13 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dfd_utils.colab import COLAB_BADGE
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.pipeline import chapters
 from dfd_utils.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
 def vendor_mathjax(book: Path) -> Path:

@@ -1,0 +1,202 @@
+"""Colab works as written: the notebooks' badges and install cells come from the one repository URL, and a
+simulated Colab session (Colab's older numpy and pandas loaded, ``google.colab`` imported) installs the
+study, asks for a restart, then runs notebook 04 on the smoke profile."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dfd_utils import colab
+
+ROOT = Path(__file__).resolve().parent.parent
+COLAB_NUMPY, COLAB_PANDAS = "2.0.2", "2.2.2"  # what Colab preinstalls (its torch: see the slow test's docstring)
+
+
+@pytest.mark.parametrize("remote, url", [
+    ("git@github.com:someone/dfd-fork.git", "https://github.com/someone/dfd-fork"),
+    ("ssh://git@github.com/someone/dfd.git", "https://github.com/someone/dfd"),
+    ("https://github.com/someone/dfd.git", "https://github.com/someone/dfd"),
+    ("https://github.com/someone/dfd", "https://github.com/someone/dfd"),
+    ("https://token@github.com/someone/dfd.git/", "https://github.com/someone/dfd"),
+    ("https://gitlab.com/someone/dfd.git", None),  # not GitHub: Colab cannot open it, pyproject's URL stays
+    ("/srv/git/dfd.git", None),
+])
+def test_github_remotes_become_the_https_url(remote, url):
+    assert colab.github_https(remote) == url
+
+
+def test_the_url_is_the_github_remote_else_pyproject(tmp_path, monkeypatch):
+    assert colab.pyproject_url() == "https://github.com/dfd-study/dfd"
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    assert colab.repository_url(tmp_path) == colab.pyproject_url()  # not a git repository
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert colab.repository_url(tmp_path) == colab.pyproject_url()  # no remote
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "git@github.com:fork/dfd.git"], check=True)
+    assert colab.repository_url(tmp_path) == "https://github.com/fork/dfd"
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "set-url", "origin", "https://example.org/dfd.git"],
+                   check=True)
+    assert colab.repository_url(tmp_path) == colab.pyproject_url()
+
+
+def test_every_notebook_has_the_rendered_badge_parameters_help_and_install_cell():
+    """What `make colab` writes; a notebook edited by hand, or a new repository URL, fails here."""
+    url = colab.repository_url()
+    stale = colab.stale(url=url)
+    assert stale == [], f"{stale}: badge or install cell differ from {url}'s; run `make colab`"
+    for path in colab.notebooks():
+        cells = nbformat.read(path, as_version=4).cells
+        assert colab.badge(url, path.name) in cells[0].source
+        assert "parameters" in cells[1].metadata["tags"]  # the first code cell: the choices
+        assert cells[2].source == colab.install_cell(url) and cells[2].metadata["tags"] == ["remove-cell", "colab"]
+
+
+def test_make_colab_puts_a_stale_notebook_back(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    path = tmp_path / "notebooks" / "04_baseline.ipynb"
+    committed = (ROOT / "notebooks" / path.name).read_text()
+    nb = nbformat.reads(committed, as_version=4)
+    nb.cells[0].source = nb.cells[0].source.replace("dfd-study/dfd", "old/place")
+    nb.cells.insert(1, nb.cells.pop(2))  # the install cell before the parameters, as before
+    nbformat.write(nb, path)
+    url = colab.pyproject_url()
+    assert colab.stale(tmp_path, url) == [path.name]
+    assert colab.write(tmp_path, url) == [path.name]
+    assert path.read_text() == committed
+
+
+def test_the_install_cell_does_nothing_outside_colab(capfd):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    assert "google.colab" not in sys.modules
+    result = shell.run_cell(colab.install_cell(colab.pyproject_url()))
+    assert result.success and "project" not in shell.user_ns
+    assert capfd.readouterr() == ("", "")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _install_output(executed: Path) -> str:
+    cell = next(c for c in json.loads(executed.read_text())["cells"] if "colab" in c["metadata"].get("tags", []))
+    return "".join("".join(o.get("text", "")) + o.get("evalue", "") for o in cell["outputs"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
+    """Colab, simulated: a copy of this environment with Colab's numpy and pandas, no dfd-utils, and a kernel
+    that starts with ``google.colab`` (a stand-in) imported, having loaded numpy and pandas. The install cell
+    clones the project (this working tree, committed into a scratch repository), installs it, sees that pip
+    replaced numpy and pandas under the running kernel and stops, asking for a restart; run again in a
+    fresh kernel (the restart), it clones nothing, says no restart is needed, and notebook 04 trains on the
+    smoke profile after stages 01-03 made its inputs.
+
+    torch stays at the pinned version: Colab's own torch (an older CUDA build) would need its matching
+    torchvision and a multi-GB download; the restart logic is the same for any package pip replaces.
+
+    The copy hard-links this environment's files (``cp -al``: seconds, no disk). pip never writes into an
+    installed file, it removes it and writes a new one, so the original environment is untouched: checked.
+    """
+    venv = Path(sys.prefix)
+    if venv == Path(sys.base_prefix):
+        pytest.skip("the simulation copies the test's virtual environment; this Python is not in one")
+    sim = ROOT / "build" / "colab-sim"
+    if os.stat(venv).st_dev != os.stat(ROOT).st_dev:
+        pytest.skip(f"{venv} and {ROOT} are on different filesystems: cannot hard-link a copy of the environment")
+    if shutil.which("git") is None:
+        pytest.skip("needs git (the install cell clones the project)")
+    site = Path(subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    sentinels = [site / "numpy" / "__init__.py", site / "pandas" / "__init__.py"]  # replaced in the copy
+    before = [_sha256(p) for p in sentinels]
+
+    shutil.rmtree(sim, ignore_errors=True)
+    try:
+        copy = sim / "venv"
+        copy.parent.mkdir(parents=True)
+        subprocess.run(["cp", "-al", str(venv), str(copy)], check=True)
+        py = str(copy / "bin" / "python")
+        copy_site = copy / site.relative_to(venv)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env.update(JUPYTER_PATH=str(copy / "share" / "jupyter"),  # the copy's kernels before any user's
+                   PIP_DISABLE_PIP_VERSION_CHECK="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+
+        def run(*args, cwd=sim, check=True):
+            return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=check)
+
+        # Colab before the notebook: its numpy and pandas, no dfd-utils; a kernel that imported google.colab.
+        run(py, "-m", "pip", "uninstall", "-y", "-q", "dfd-utils")
+        run(py, "-m", "pip", "install", "-q", f"numpy=={COLAB_NUMPY}", f"pandas=={COLAB_PANDAS}")
+        fake = copy_site / "google" / "colab"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text("import numpy, pandas  # a Colab session has them loaded\n")
+        spec = copy / "share" / "jupyter" / "kernels" / "colab"
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [py, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.exec_lines=import google.colab"],
+            "display_name": "Colab (simulated)", "language": "python"}))
+
+        # The repository Colab clones: this working tree, committed into a scratch repository.
+        source = sim / "source"
+        files = run("git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
+        for name in filter(None, files.split("\0")):
+            if (ROOT / name).is_file():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, source / name)
+        git = ("git", "-C", str(source), "-c", "user.name=test", "-c", "user.email=test@example.org")
+        run(*git, "init", "-q")
+        run(*git, "add", ".")
+        run(*git, "commit", "-q", "-m", "snapshot")
+
+        # Notebook 04 as Colab opens it, the install cell pointed at the scratch repository and folder.
+        content = sim / "content"
+        content.mkdir()
+        project = content / "dfd"
+        nb = nbformat.read(ROOT / "notebooks" / "04_baseline.ipynb", as_version=4)
+        install = next(c for c in nb.cells if colab.TAG in c.metadata.get("tags", []))
+        constants = f'"{colab.repository_url()}", "{colab.COLAB_PROJECT}"'
+        assert install.source.count(constants) == 1
+        install.source = install.source.replace(constants, f'"file://{source}", "{project}"')
+        notebook = sim / "04_baseline.ipynb"
+        nbformat.write(nb, notebook)
+
+        def colab_run(name: str):
+            out = sim / name
+            done = run(py, "-m", "papermill", str(notebook), str(out), "-k", "colab", "-p", "params", "smoke",
+                       "--cwd", str(content), "--no-progress-bar", check=False)
+            return done, _install_output(out)
+
+        # First run: clones, installs, and stops because numpy and pandas changed under the running kernel.
+        done, said = colab_run("first.ipynb")
+        assert done.returncode != 0, "the first run must stop at the install cell"
+        assert f"numpy {COLAB_NUMPY} -> " in said and f"pandas {COLAB_PANDAS} -> " in said, said
+        assert "Restart the session (Runtime > Restart session)" in said, said
+        assert (project / "dvc.yaml").is_file() and (project / ".git").is_dir()
+
+        # Stages 01-03 on smoke in that project (on Colab: the same commands in a cell, or the notebooks).
+        for stage in ("01_download_subset", "02_extract_frames", "03_optical_flow"):
+            run(py, "-m", "dfd_utils.pipeline", stage, "--params", "profiles/smoke.yaml", cwd=project)
+
+        # After the restart (a fresh kernel): nothing cloned, nothing to restart, notebook 04 runs to the end.
+        done, said = colab_run("second.ipynb")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "no restart needed" in said and "Restart the session" not in said, said
+        assert "already exists" not in said, said  # no second clone
+        assert (project / "artifacts" / "models" / "baseline.pt").is_file()
+        assert json.loads((project / "metrics" / "baseline.json").read_text())
+    finally:
+        shutil.rmtree(sim, ignore_errors=True)
+        assert [_sha256(p) for p in sentinels] == before, "the copy wrote into the original environment"
