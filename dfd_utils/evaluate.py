@@ -1,9 +1,15 @@
 """From probabilities to the paper's decisions and metrics, with honest intervals.
 
-Per-frame models decide a video (a) by the paper's rule: the share of its frames
-called FAKE (p >= 0.5) against a threshold from the grid 0.3..0.7, and (b) by
-aggregating probabilities (mean, max, top-k mean). The paper picked the threshold
-on the test set; we pick it on validation, so test labels never choose anything.
+Every model has one continuous video score that ROC AUC and log loss rank: a
+whole-video model's probability, and for per-frame models the mean of the frame
+probabilities (as DeepfakeBench computes video AUC). The paper's rule decides: the
+share of a video's frames called FAKE (p >= 0.5) against a threshold from the grid
+0.3..0.7, which gives accuracy, precision, recall, F1 and the confusion matrix.
+Scoring per-frame models by that share would hand them a step function (17 values
+for 16 frames, 0.5 AUC whenever all frames fall on one side) while whole-video
+models rank by probability. The other rules (mean, max, top-k mean) are reported
+beside it. The paper picked the threshold on the test set; we pick it on
+validation, so test labels never choose anything.
 
 Intervals are bootstrap percentiles resampled by *family* (an original with its
 fakes): videos of one family are not independent, so resampling videos would
@@ -24,11 +30,12 @@ from sklearn import metrics as skm
 THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)  # the paper's grid
 
 
-def binary_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
-    """Accuracy, precision, recall, F1, balanced accuracy, ROC AUC and log loss."""
+def binary_metrics(labels, probs, threshold: float = 0.5, decisions=None) -> dict[str, float]:
+    """Accuracy, precision, recall, F1, balanced accuracy (``decisions >= threshold``), ROC AUC and log loss
+    (``probs``). ``decisions`` defaults to ``probs``: per-frame models pass the share of FAKE frames."""
     y = np.asarray(labels).astype(int)
     p = np.asarray(probs, dtype=float)
-    pred = (p >= threshold).astype(int)
+    pred = (np.asarray(p if decisions is None else decisions, dtype=float) >= threshold).astype(int)
     both = len(np.unique(y)) == 2
     return {
         "accuracy": float(skm.accuracy_score(y, pred)),
@@ -95,7 +102,8 @@ def wilson(successes: float, trials: int, z: float = 1.959963984540054) -> tuple
     return float(low), float(high)
 
 
-def wilson_floor(labels, probs, threshold: float = 0.5, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+def wilson_floor(labels, probs, threshold: float = 0.5, alpha: float = 0.05, decisions=None
+                 ) -> dict[str, tuple[float, float]]:
     """Each metric of ``binary_metrics`` (log loss aside) read as a proportion over its denominator.
 
     accuracy: correct of all videos; precision: true of predicted FAKE; recall:
@@ -104,11 +112,11 @@ def wilson_floor(labels, probs, threshold: float = 0.5, alpha: float = 0.05) -> 
     1.0 on 6 FAKE and 7 REAL is as certain as 6 of 6, not as 42 pairs of 42).
     """
     y = np.asarray(labels).astype(int)
-    pred = (np.asarray(probs, dtype=float) >= threshold).astype(int)
+    pred = (np.asarray(probs if decisions is None else decisions, dtype=float) >= threshold).astype(int)
     tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
     fn = int(((pred == 0) & (y == 1)).sum())
     smaller = int(min((y == 1).sum(), (y == 0).sum()))
-    point = binary_metrics(y, probs, threshold)
+    point = binary_metrics(y, probs, threshold, decisions)
     trials = {"accuracy": len(y), "precision": tp + fp, "recall": tp + fn, "f1": tp + fp + fn,
               "balanced_accuracy": smaller, "roc_auc": smaller}
     z = NormalDist().inv_cdf(1 - alpha / 2)
@@ -116,7 +124,7 @@ def wilson_floor(labels, probs, threshold: float = 0.5, alpha: float = 0.05) -> 
 
 
 def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0,
-                 alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+                 alpha: float = 0.05, decisions=None) -> dict[str, tuple[float, float]]:
     """95 % intervals for every metric of ``binary_metrics``: family-bootstrap percentiles, widened to the Wilson floor.
 
     The result always contains the point estimate and never has zero width for a
@@ -124,6 +132,7 @@ def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 
     """
     y = np.asarray(labels).astype(int)
     p = np.asarray(probs, dtype=float)
+    d = p if decisions is None else np.asarray(decisions, dtype=float)
     fam = pd.factorize(np.asarray(families))[0]
     members = [np.flatnonzero(fam == f) for f in range(fam.max() + 1)]
     rng = np.random.default_rng(seed)
@@ -132,11 +141,11 @@ def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 
         idx = np.concatenate([members[f] for f in rng.integers(len(members), size=len(members))])
         if len(np.unique(y[idx])) < 2:
             continue  # AUC is undefined on one class; skip the draw
-        for k, v in binary_metrics(y[idx], p[idx], threshold).items():
+        for k, v in binary_metrics(y[idx], p[idx], threshold, d[idx]).items():
             samples.setdefault(k, []).append(v)
     ci = {k: (float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))) for k, v in samples.items()}
-    floor = wilson_floor(y, p, threshold, alpha)
-    for k, point in binary_metrics(y, p, threshold).items():
+    floor = wilson_floor(y, p, threshold, alpha, d)
+    for k, point in binary_metrics(y, p, threshold, d).items():
         if not np.isfinite(point):
             continue
         low, high = ci.get(k, (point, point))
@@ -156,18 +165,21 @@ def score_table(split: str, videos, families, labels, probs, num_frames: int | N
     """One row per video of ``split``: its label and score(s).
 
     ``probs``: per-frame probabilities in video order ``(V*T,)`` when ``num_frames``
-    is given (per-frame models: one column per rule, ``prob`` is the paper's share
-    rule), else one probability per video ``(V,)``.
+    is given (per-frame models: one column per rule; ``prob``, the score ROC AUC ranks,
+    is the mean; ``decision``, what the threshold cuts, the paper's share), else one
+    probability per video ``(V,)``, which is both.
     """
     table = pd.DataFrame({"split": split, "video": list(videos), "family": list(families),
                           "label": np.asarray(labels).astype(int)})
     if num_frames is None:
         table["prob"] = np.asarray(probs, dtype=float)
+        table["decision"] = table["prob"]
         return table
     rules = aggregate_frames(probs, num_frames, topk)
     for rule in FRAME_RULES:
         table[rule] = rules[rule].to_numpy()
-    table["prob"] = table["share"]  # the paper's rule is the primary score
+    table["prob"] = table["mean"]  # the continuous score: ROC AUC, log loss, the ROC curve
+    table["decision"] = table["share"]  # the paper's rule decides
     return table
 
 
@@ -185,7 +197,8 @@ def detector_metrics(videos: pd.DataFrame, frames: pd.DataFrame | None, grid=THR
 
     Thresholds are chosen on validation only. Per-frame models (``frames`` given,
     one row per frame) report every frame-to-video rule and frame-level metrics;
-    the decision threshold is the share rule's. Whole-video models decide at 0.5.
+    they rank by the mean and decide by the share rule at its threshold. Whole-video
+    models rank by their probability and decide at 0.5.
     """
     val, test = videos[videos.split == "val"], videos[videos.split == "test"]
     metrics: dict = {}
@@ -201,9 +214,10 @@ def detector_metrics(videos: pd.DataFrame, frames: pd.DataFrame | None, grid=THR
     else:
         metrics["threshold"] = 0.5
     t = metrics["threshold"]
-    metrics["video"] = binary_metrics(test.label, test.prob, t)
-    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, n_boot, seed)
-    metrics["val_video"] = binary_metrics(val.label, val.prob, t)
-    metrics["confusion"] = confusion(test.label, test.prob, t).tolist()
+    metrics["score"] = "mean" if frames is not None else "prob"
+    metrics["video"] = binary_metrics(test.label, test.prob, t, test.decision)
+    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, n_boot, seed, decisions=test.decision)
+    metrics["val_video"] = binary_metrics(val.label, val.prob, t, val.decision)
+    metrics["confusion"] = confusion(test.label, test.decision, t).tolist()
     metrics["test_videos"] = int(len(test))
     return metrics
