@@ -59,9 +59,9 @@ test-notebooks: env
 book: env
 	$(BIN)/python -m dfd_utils.book build
 
-# Learning curves with DVC, offline: vega inlined into .dvc/plots/offline.html (from npm).
+# Learning curves with DVC, offline: .dvc/config names .dvc/plots/offline.html, committed with vega
+# inlined (from npm; rewrite it with python -m dfd_utils.vendor --refresh), so plain `dvc plots show` works too.
 plots: env
-	$(BIN)/python -m dfd_utils.vendor
 	$(BIN)/dvc plots show
 
 lab: env
