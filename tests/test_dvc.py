@@ -138,6 +138,9 @@ def test_dvc_pull_restores_the_executed_notebooks(experiments, tmp_path):
         cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
         assert any(c.get("outputs") for c in cells if c["cell_type"] == "code"), f"{name}: no outputs"
     assert (other.path / "artifacts" / "models" / "baseline.pt").is_file()
+    # nothing is left to run: the resumable training state is no output, so its absence reruns nothing
+    status = other.dvc("status", "--with-deps", "train@baseline").stdout
+    assert "Data and pipelines are up to date" in status, status
     # with the outputs in place, a dry run plans again (see the test below for a fresh clone)
     other.dvc("repro", "--dry", "train@baseline")
 
