@@ -73,10 +73,10 @@ def html_table(table: pd.DataFrame) -> str:
     return shown.to_html(escape=False, border=0, na_rep="")
 
 
-def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy")
-              ) -> pd.DataFrame:
-    """The book's comparison table: each metric with its interval, beside the paper's table and the threshold."""
-    return with_intervals(table, columns, keep=("table", "threshold"))
+def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy"),
+              keep=("table", "threshold")) -> pd.DataFrame:
+    """The book's comparison table: each metric with its interval, beside ``keep`` (the paper's table, the threshold)."""
+    return with_intervals(table, columns, keep=keep)
 
 
 def reading(summary: pd.DataFrame, metric: str = "roc_auc", baseline: str = "baseline") -> str:
