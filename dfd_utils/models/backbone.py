@@ -120,7 +120,10 @@ def load_state_dict(arch: str, weights: str | os.PathLike | None, fallback: bool
 def _load_into(model: nn.Module, arch: str, state: dict | None) -> nn.Module:
     """Load ``state`` into ``model``; only the ImageNet classifier (``fc``) may be missing."""
     if state is not None:
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # a tensor of another shape
+            raise WeightsUnavailable(f"weights do not fit {arch}: {str(err).splitlines()[-1].strip()}") from None
         if [k for k in missing if not k.startswith("fc.")] or unexpected:
             raise WeightsUnavailable(f"weights do not fit {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model
