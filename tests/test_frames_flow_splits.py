@@ -142,3 +142,20 @@ def test_dataset_views(extracted):
     clip = VideoClips(data, with_flow=True)[0]
     assert clip["frames"].shape == (16, 3, 108, 192) and clip["flows"].shape == (16, 2, 108, 192)
     assert VideoClips(data, three_d=True)[0]["frames"].shape == (16, 3, 32, 32)
+
+
+def test_the_demo_profile_holds_out_at_least_40_test_videos():
+    """The default study's test split is large enough for intervals a reader can use (the issue's floor: 40)."""
+    from collections import Counter
+    from pathlib import Path
+
+    from dfd_utils.profiles import resolve
+
+    demo = resolve("demo")
+    data = demo["data"]
+    cfg = SyntheticConfig(num_videos=data["num_videos"], fake_share=data["fake_share"], seed=demo["seed"])
+    records = [VideoRecord(p.name, Path(p.name), int(p.label == "FAKE"), p.original) for p in plan_dataset(cfg)]
+    shares = demo["splits"]
+    counts = Counter(split_videos(records, (shares["train"], shares["val"], shares["test"]), seed=demo["seed"]).values())
+    assert counts["test"] >= 40, counts
+    assert sum(counts.values()) == data["num_videos"]
