@@ -155,7 +155,7 @@ def test_the_demo_profile_holds_out_at_least_40_test_videos():
     data = demo["data"]
     cfg = SyntheticConfig(num_videos=data["num_videos"], fake_share=data["fake_share"], seed=demo["seed"])
     records = [VideoRecord(p.name, Path(p.name), int(p.label == "FAKE"), p.original) for p in plan_dataset(cfg)]
-    shares = demo["splits"]
-    counts = Counter(split_videos(records, (shares["train"], shares["val"], shares["test"]), seed=demo["seed"]).values())
+    shares = tuple(demo["splits"][k] for k in ("train", "val", "test"))
+    counts = Counter(split_videos(records, shares, seed=demo["seed"]).values())
     assert counts["test"] >= 40, counts
     assert sum(counts.values()) == data["num_videos"]
