@@ -51,31 +51,39 @@ def _cell(value) -> str:
         if found:
             return f'{html.escape(found[1])}<br><span class="dfd-interval">{html.escape(found[2])}</span>'
         return html.escape(value)
-    if isinstance(value, float | np.floating):
-        return "" if np.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, float | np.floating):  # fixed places: 0.9996 shows as 1.000, never as a bare 1
+        return "" if np.isnan(value) else f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
     return html.escape(str(value))
 
 
+def _breakable(name) -> str:
+    """``balanced_<wbr>accuracy``: a long name may wrap at its underscores."""
+    return html.escape(str(name)).replace("_", "_<wbr>")
+
+
+def _relabelled(index: pd.Index) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):  # chapter 09's (input, model) rows and (input, rule) columns
+        return pd.MultiIndex.from_tuples([tuple(map(_breakable, key)) for key in index], names=index.names)
+    return pd.Index([_breakable(key) for key in index], name=index.name)
+
+
 def html_table(table: pd.DataFrame) -> str:
-    """The book's HTML for a table: each interval under its value, floats to 3 significant digits.
+    """The book's HTML for a table: each interval under its value, floats to 3 decimal places.
 
     ``0.91 [0.85, 0.96]`` on one line makes a five-model comparison twice as wide as
-    the page's column; on two lines (and in the book's smaller table type, book/_static/dfd.css)
+    the page's column; on two lines (and in the book's smaller table type, book/_css/dfd.css)
     it fits. Registered for every DataFrame a notebook shows (``notebook.setup``).
     """
     shown = table.copy()
-    def breakable(name) -> str:  # balanced_<wbr>accuracy: a long name may wrap at its underscores
-        return html.escape(str(name)).replace("_", "_<wbr>")
-
-    shown.columns = [breakable(c) for c in shown.columns]
-    shown.index = pd.Index([breakable(i) for i in shown.index], name=table.index.name)
+    shown.columns = _relabelled(shown.columns)
+    shown.index = _relabelled(shown.index)
     shown = shown.astype(object).map(_cell) if len(shown) else shown
-    return shown.to_html(escape=False, border=0, na_rep="")
+    return shown.to_html(escape=False, border=0, na_rep="", max_rows=pd.get_option("display.max_rows"))
 
 
 def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "roc_auc", "balanced_accuracy"),
               keep=("table", "threshold")) -> pd.DataFrame:
-    """The book's comparison table: each metric with its interval, beside ``keep`` (the paper's table, the threshold)."""
+    """The book's comparison table: each metric with its interval, beside ``keep`` (paper's table, threshold)."""
     return with_intervals(table, columns, keep=keep)
 
 

@@ -55,6 +55,11 @@ def test_detector_metrics_chooses_on_validation_and_reports_every_rule():
     assert m["threshold"] == 0.5  # every grid value is perfect on val; the tie goes to the one nearest 0.5
     assert m["confusion"] == [[2, 0], [0, 2]]  # test shares 1, 0.5 | 0, 0 at 0.5
     assert m["frame"]["accuracy"] == pytest.approx(7 / 8)  # at 0.5 only the second video's 0.2 is wrong
+    # the mean ranks (ROC AUC, log loss), the share rule decides (accuracy, precision, recall)
+    for k in ("roc_auc", "log_loss"):
+        assert m["video"][k] == pytest.approx(m["rules"]["mean"][k]), k
+    for k in ("accuracy", "precision", "recall"):
+        assert m["video"][k] == pytest.approx(m["rules"]["share"][k]), k
 
 
 def _summary():
@@ -187,5 +192,16 @@ def test_html_table_puts_each_interval_under_its_value():
     out = html_table(table)
     assert '<td>0.91<br><span class="dfd-interval">[0.85, 0.96]</span></td>' in out
     assert "<td>Table 2 &lt;b&gt;</td>" in out  # text is escaped; only the interval markup is HTML
-    assert "<td>0.5</td>" in out and "<td>13</td>" in out and "<td></td>" in out
+    assert "<td>0.500</td>" in out and "<td>13</td>" in out and "<td></td>" in out
     assert "<th>roc_<wbr>auc</th>" in out  # long names may wrap at their underscores
+
+
+def test_html_table_keeps_multi_level_headers():
+    from dfd_utils.report import html_table
+
+    rows = pd.MultiIndex.from_tuples([("full", "baseline"), ("face", "baseline")], names=["input", "model"])
+    columns = pd.MultiIndex.from_tuples([("full", "share"), ("face", "mean")], names=["input", "rule"])
+    out = html_table(pd.DataFrame([[0.91, 0.8], [0.7, 0.6]], index=rows, columns=columns))
+    assert "('full'" not in out  # no tuple text
+    assert "<th>input</th>" in out and "<th>model</th>" in out  # level names kept
+    assert "<th>share</th>" in out and "<td>0.910</td>" in out
