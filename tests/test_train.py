@@ -264,3 +264,18 @@ def test_an_interrupted_run_resumes_to_the_same_weights_on_cuda(tmp_path):
     assert [h["epoch"] for h in out["history"]] == [1, 2, 3, 4]
     for k, v in _weights(straight).items():
         torch.testing.assert_close(v, _weights(resumed)[k], rtol=0, atol=0)
+
+
+def test_dvclive_curves_hold_every_epoch_of_a_reused_run(tmp_path):
+    """DVC deletes dvclive/<model> before a stage runs; a run reused from its kept state must still write all epochs."""
+    from dfd_utils.stages.detector import write_live
+
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.5 / e, "val_auc": 0.5 + e / 10, "val_acc": 0.5}
+               for e in (1, 2, 3)]
+    folder = tmp_path / "dvclive" / "baseline"
+    write_live(folder, history)
+    rows = (folder / "plots" / "metrics" / "val_auc.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["step", "val_auc"]
+    assert [r.split("\t") for r in rows[1:]] == [["0", "0.6"], ["1", "0.7"], ["2", "0.8"]]
+    write_live(folder, history)  # written anew, never appended
+    assert len((folder / "plots" / "metrics" / "val_auc.tsv").read_text().splitlines()) == 4

@@ -81,6 +81,25 @@ def score_splits(model: Detector, data: dict[str, SplitData], topk: int) -> tupl
     return pd.concat(videos, ignore_index=True), pd.concat(frames, ignore_index=True) if frames else None
 
 
+def write_live(folder: Path, history: list[dict]) -> None:
+    """DVCLive's curves of the whole run, written anew from its history.
+
+    DVC removes a stage's ``dvclive/<model>`` before running it, so a run resumed
+    (or reused whole) from its kept state would leave only the epochs it trained
+    now, or none: the curves ``dvc plots`` and ``dvc exp show`` read are rewritten
+    from every epoch the run holds, as the epoch loop logged them.
+    """
+    from dvclive import Live
+
+    with Live(str(folder), resume=False, save_dvc_exp=False, dvcyaml=None, report=None) as logger:
+        for record in history:
+            logger.step = record["epoch"] - 1
+            for key, value in record.items():
+                if key != "epoch":
+                    logger.log_metric(key, value)
+            logger.next_step()
+
+
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
                    runs: str | Path | None = None, models: dict | None = None) -> Result:
@@ -112,6 +131,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     with writing(run_dir):
         fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
                      model_settings=mcfg)
+    if live:
+        write_live(paths.dvclive / name, fitted["history"])
     model = model.float().to(memory_format=torch.contiguous_format).cpu()
     videos, frames_df = score_splits(model, data, eval_cfg.topk)
     metrics = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
