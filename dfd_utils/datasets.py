@@ -9,6 +9,9 @@ converts whole batches, and each model normalises its own input.
 * ``FrameFlowBag``: a bag of (frame, flow) pairs (two-stream per frame).
 * ``VideoClips``: whole videos, 16 frames [+ 16 flows] (the whole-video models;
   ``three_d=True`` gives the 3D CNN's square frames).
+
+With ``features=True`` a view gives a frozen trunk's features (``SplitData.features``,
+``dfd_utils.features``) in place of the frames, under the key ``features``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class SplitData:
     frames: torch.Tensor | None  # (V, T, 3, H, W) uint8
     flows: torch.Tensor | None  # (V, T, 2, H, W) float16
     frames3d: torch.Tensor | None  # (V, T, 3, S, S) uint8
+    features: torch.Tensor | None = None  # (V, T, C) or (V, C) float32: a frozen trunk's output (dfd_utils.features)
+    features_of: str = ""  # digest of the trunk weights that made ``features``
 
     @property
     def num_frames(self) -> int:
@@ -77,8 +82,8 @@ def load_split(frames_root: str | Path, split: str, flow_root: str | Path | None
 class FrameBag(Dataset):
     """Every frame of every video as its own sample, labelled with its video's label."""
 
-    def __init__(self, data: SplitData):
-        self.data = data
+    def __init__(self, data: SplitData, features: bool = False):
+        self.data, self.features = data, features
 
     def __len__(self) -> int:
         return len(self.data.videos) * self.data.num_frames
@@ -88,6 +93,8 @@ class FrameBag(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         v, t = self._index(i)
+        if self.features:
+            return {"features": self.data.features[v, t], "label": self.data.labels[v], "video": v}  # (C,)
         return {"frames": self.data.frames[v, t], "label": self.data.labels[v], "video": v}  # (3, H, W)
 
 
@@ -104,15 +111,18 @@ class FrameFlowBag(FrameBag):
 class VideoClips(Dataset):
     """Whole videos: ``frames (T, 3, H, W)`` [and ``flows (T, 2, H, W)``]."""
 
-    def __init__(self, data: SplitData, with_flow: bool = False, three_d: bool = False):
-        self.data, self.with_flow, self.three_d = data, with_flow, three_d
+    def __init__(self, data: SplitData, with_flow: bool = False, three_d: bool = False, features: bool = False):
+        self.data, self.with_flow, self.three_d, self.features = data, with_flow, three_d, features
 
     def __len__(self) -> int:
         return len(self.data.videos)
 
     def __getitem__(self, v: int) -> dict:
-        frames = self.data.frames3d[v] if self.three_d else self.data.frames[v]
-        item = {"frames": frames, "label": self.data.labels[v], "video": v}
+        if self.features:  # (T, C), or (C,) for a 3D trunk
+            item = {"features": self.data.features[v], "label": self.data.labels[v], "video": v}
+        else:
+            frames = self.data.frames3d[v] if self.three_d else self.data.frames[v]
+            item = {"frames": frames, "label": self.data.labels[v], "video": v}
         if self.with_flow:
             item["flows"] = self.data.flows[v]
         return item
@@ -121,13 +131,16 @@ class VideoClips(Dataset):
 VIEWS = ("frame", "frame_flow", "video")
 
 
-def make_view(data: SplitData, view: str, with_flow: bool = False, three_d: bool = False) -> Dataset:
-    """The dataset a model needs: ``view`` is the model's ``input_view``."""
+def make_view(data: SplitData, view: str, with_flow: bool = False, three_d: bool = False, features: bool = False
+              ) -> Dataset:
+    """The dataset a model needs: ``view`` is the model's ``input_view``; ``features``: a frozen trunk's."""
+    if features and data.features is None:
+        raise ValueError("make_view(features=True): the split holds no trunk features")
     if view == "frame":
-        return FrameBag(data)
+        return FrameBag(data, features)
     if view == "frame_flow":
-        return FrameFlowBag(data)
+        return FrameFlowBag(data, features)
     if view == "video":
-        return VideoClips(data, with_flow=with_flow, three_d=three_d)
+        return VideoClips(data, with_flow=with_flow, three_d=three_d, features=features)
     raise ValueError(f"unknown view {view!r}; expected one of {sorted(VIEWS)}")
 

@@ -32,10 +32,12 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions: faster on CPUs with bf16 units and on GPUs
     device: str = "cpu"  # cpu | cuda | auto
     max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
+    trunk: str = "finetune"  # finetune (the paper) | frozen: pretrained trunk features computed once (dfd_utils.features)
+    seeds: int = 1  # training runs per model, seeds seed, seed+1, ...: the spread across them beside the intervals
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("epochs", "patience", "batch_frames", "batch_videos"):
+        for name in ("epochs", "patience", "batch_frames", "batch_videos", "seeds"):
             check_range(name, getattr(self, name), 1, kind=int)
         check_range("max_batches", self.max_batches, 0, kind=int)
         check_range("lr", self.lr, 0, low_open=True)
@@ -43,6 +45,8 @@ class TrainConfig:
         check_range("beta", self.beta, 0)
         if self.loss not in ("auto", "bce", "bce_f1"):
             raise ValueError(f"loss must be auto, bce or bce_f1, got {self.loss!r}")
+        if self.trunk not in ("finetune", "frozen"):
+            raise ValueError(f"trunk must be finetune or frozen, got {self.trunk!r}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
 

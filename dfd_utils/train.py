@@ -5,7 +5,9 @@ split, BCE for per-frame models and alpha*BCE + beta*(1 - soft F1) for whole-vid
 models, validation every epoch, the best checkpoint kept, early stopping. After
 every epoch the whole state (weights, optimiser, epoch, history, every RNG) is
 saved, so an interrupted run resumes where it stopped and ends with the same
-weights as one that never stopped (tested).
+weights as one that never stopped (tested). With ``trunk: frozen`` the pretrained
+trunk's features are computed once (``dfd_utils.features``) and only the layers
+after it train.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
 from dfd_utils.datasets import SplitData, make_view
+from dfd_utils.features import features_fit, with_features
 from dfd_utils.io import atomic_path, progress
 from dfd_utils.losses import LossConfig, class_weights, make_loss
 from dfd_utils.models import Detector
@@ -41,26 +44,57 @@ def loss_config(cfg: TrainConfig, level: str) -> LossConfig:
     return LossConfig(kind, cfg.alpha, cfg.beta)
 
 
-def loader(model: Detector, data: SplitData, batch_size: int, shuffle: bool, generator=None) -> DataLoader:
-    view = make_view(data, model.input_view, with_flow=model.uses_flow, three_d=model.three_d)
+def loader(model: Detector, data: SplitData, batch_size: int, shuffle: bool, generator=None,
+           features: bool = False) -> DataLoader:
+    view = make_view(data, model.input_view, with_flow=model.uses_flow, three_d=model.three_d, features=features)
     return DataLoader(view, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
 
 
 def forward(model: Detector, batch: dict, device: torch.device, precision: str) -> torch.Tensor:
-    frames = batch["frames"].to(device, non_blocking=True)
+    """Logits ``(B,)`` of a batch of frames, or of a frozen trunk's features (``batch["features"]``)."""
     flows = batch["flows"].to(device, non_blocking=True) if "flows" in batch else None
     with autocast(device, precision):
-        return model(frames, flows).float()  # (B,) logits
+        if "features" in batch:
+            return model.classify(batch["features"].to(device, non_blocking=True), flows).float()
+        return model(batch["frames"].to(device, non_blocking=True), flows).float()
 
 
 @torch.no_grad()
 def predict(model: Detector, data: SplitData, batch_size: int = 32, device="cpu", precision: str = "fp32"
             ) -> np.ndarray:
-    """Probabilities of FAKE, one per item of the model's view (frames in video order, or videos)."""
+    """Probabilities of FAKE, one per item of the model's view (frames in video order, or videos).
+
+    A split that holds features of this model's own trunk is scored from them
+    (the same numbers, without the trunk's forward pass); any other from its frames.
+    """
     device = torch.device(device) if isinstance(device, str) else device
     model.eval()
-    out = [torch.sigmoid(forward(model, b, device, precision)).cpu() for b in loader(model, data, batch_size, False)]
+    batches = loader(model, data, batch_size, False, features=features_fit(model, data))
+    out = [torch.sigmoid(forward(model, b, device, precision)).cpu() for b in batches]
     return torch.cat(out).numpy()
+
+
+def train_epoch(model: Detector, batches, loss_fn, optimizer, scaler, device: torch.device, precision: str,
+                max_batches: int = 0) -> list[float]:
+    """One pass over ``batches`` (a loader's batches): forward, loss, backward, step. Returns each batch's loss."""
+    model.train()
+    losses = []
+    for i, batch in enumerate(batches):
+        if max_batches and i >= max_batches:
+            break
+        logits = forward(model, batch, device, precision)
+        loss = loss_fn(logits, batch["label"].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(loss.item())
+    return losses
+
+
+def trainable_parameters(model: Detector, trunk: str) -> list[torch.nn.Parameter]:
+    """Every parameter (``finetune``), or all but the trunk's (``frozen``: it only ever gave the features)."""
+    return [p for name, p in model.named_parameters() if trunk == "finetune" or not name.startswith("cnn.")]
 
 
 def item_labels(model: Detector, data: SplitData) -> np.ndarray:
@@ -121,9 +155,10 @@ def run_stamp(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfi
     ``epochs`` is left out on purpose: the loop is deterministic and saves all of its
     state, so a run asked for more epochs continues and ends with the weights of a run
     that never stopped (tested); a run that went past a smaller ``epochs`` starts over.
+    ``seeds`` (how many runs a model gets) is left out too: each run has its own ``seed``.
     """
     weights = tensor_digest(*(v for _, v in sorted(model.state_dict().items())))
-    settings = {**{k: v for k, v in asdict(cfg).items() if k != "epochs"}, "device": device.type,
+    settings = {**{k: v for k, v in asdict(cfg).items() if k not in ("epochs", "seeds")}, "device": device.type,
                 "model": type(model).__name__, "model_settings": model_settings or {}}
     code = {**CODE, "model_module": type(model).__module__}
     return stamp({"train": split_digest(train), "val": split_digest(val), "initial_weights": weights}, settings, code)
@@ -146,9 +181,11 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
     device = resolve_device(cfg.device)
     made_by = run_stamp(model, train, val, cfg, device, model_settings)
     model = prepare(model, device, cfg.channels_last)
+    if cfg.trunk == "frozen":  # the trunk's features once; the loop then trains what comes after it
+        train, val = (d if features_fit(model, d) else with_features(model, d) for d in (train, val))
     weights = class_weights(train.labels) if cfg.class_weighting else None
     loss_fn = make_loss(loss_config(cfg, model.level), weights)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(trainable_parameters(model, cfg.trunk), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -189,19 +226,9 @@ def _run_epochs(model, train, val, cfg, run_dir, state, optimizer, scaler, gener
     last = run_dir / "last.pt"
     val_labels = item_labels(model, val)
     while state["epoch"] < cfg.epochs and state["stale"] < cfg.patience:
-        model.train()
-        losses = []
-        batches = loader(model, train, batch_size, True, generator)
-        for i, batch in enumerate(progress(batches, desc=f"epoch {state['epoch'] + 1}", leave=False)):
-            if cfg.max_batches and i >= cfg.max_batches:
-                break
-            logits = forward(model, batch, device, cfg.precision)
-            loss = loss_fn(logits, batch["label"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            losses.append(loss.item())
+        batches = loader(model, train, batch_size, True, generator, features=cfg.trunk == "frozen")
+        losses = train_epoch(model, progress(batches, desc=f"epoch {state['epoch'] + 1}", leave=False), loss_fn,
+                             optimizer, scaler, device, cfg.precision, cfg.max_batches)
         probs = predict(model, val, batch_size * 2, device, cfg.precision)
         val_loss = float(loss_fn(torch.logit(torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)),
                                  torch.from_numpy(val_labels)).item())

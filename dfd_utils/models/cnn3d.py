@@ -163,5 +163,8 @@ class Cnn3d(Detector):
         x = self.normalize(frames).transpose(1, 2)  # (B, T, 3, S, S) -> (B, 3, T, S, S)
         return self.cnn(x)  # (B, 2048, 4, 7, 7); 1280 channels for EfficientNet-Lite0
 
-    def forward(self, frames: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(global_pool(self.features(frames))).squeeze(1)  # (B,)
+    def pooled(self, frames: torch.Tensor) -> torch.Tensor:
+        return global_pool(self.features(frames))  # (B, T, 3, S, S) -> (B, 2048): one vector per clip
+
+    def classify(self, features: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(features).squeeze(1)  # (B, 2048) -> (B,)

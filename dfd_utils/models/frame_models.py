@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dfd_utils.models.backbone import global_pool
 from dfd_utils.models.base import Detector
 from dfd_utils.models.layers import FlowCNN, classifier
 
@@ -23,9 +22,8 @@ class Baseline(Detector):
         super().__init__(**backbone)
         self.head = classifier(self.cnn_channels, hidden, dropout)
 
-    def forward(self, frames: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.cnn(self.normalize(frames))  # (B, 2048, 4, 6)
-        return self.head(global_pool(x)).squeeze(1)  # (B,)
+    def classify(self, features: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(features).squeeze(1)  # (B, 2048) (ResNet50's (B, 2048, 4, 6) pooled) -> (B,)
 
 
 class TwoStreamFrame(Detector):
@@ -47,7 +45,7 @@ class TwoStreamFrame(Detector):
         self.temporal = FlowCNN(height, width, hidden, flow_scale)
         self.head = classifier(2 * hidden, hidden, dropout)
 
-    def forward(self, frames: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
-        s = self.spatial(global_pool(self.cnn(self.normalize(frames))))  # (B, 128)
-        t = self.temporal(flows)  # (B, 128)
+    def classify(self, features: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+        s = self.spatial(features)  # (B, 2048) -> (B, 128)
+        t = self.temporal(flows)  # (B, 2, 108, 192) -> (B, 128)
         return self.head(torch.cat([s, t], dim=1)).squeeze(1)  # (B,)

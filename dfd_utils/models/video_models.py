@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dfd_utils.models.backbone import global_pool
 from dfd_utils.models.base import Detector
 from dfd_utils.models.layers import FlowCNN
 
@@ -35,12 +34,11 @@ class TwoStreamVideo(Detector):
         self.temporal_clip = nn.Sequential(nn.Linear(num_frames * hidden, clip_features), nn.ReLU(inplace=True))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * clip_features, 1))
 
-    def forward(self, frames: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
-        b, t = frames.shape[:2]  # (B, 16, 3, H, W)
+    def classify(self, features: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+        b, t = features.shape[:2]  # (B, 16, 2048): 16 frames' pooled features
         if t != self.num_frames:
             raise ValueError(f"two_stream_video was built for {self.num_frames} frames, got {t}")
-        x = global_pool(self.cnn(self.normalize(frames.flatten(0, 1))))  # (B*16, 2048)
-        s = self.spatial_clip(self.spatial_frame(x).view(b, -1))  # (B, 16*128=2048) -> (B, 512)
+        s = self.spatial_clip(self.spatial_frame(features).view(b, -1))  # (B, 16*128=2048) -> (B, 512)
         f = self.temporal_frame(flows.flatten(0, 1))  # (B*16, 128)
         tmp = self.temporal_clip(f.view(b, -1))  # (B, 2048) -> (B, 512)
         return self.head(torch.cat([s, tmp], dim=1)).squeeze(1)  # (B, 1024) -> (B,)
@@ -66,9 +64,7 @@ class CnnRnn(Detector):
         self.lstm = nn.LSTM(hidden, lstm_hidden, num_layers=1, batch_first=True)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(lstm_hidden, 1))
 
-    def forward(self, frames: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
-        b, t = frames.shape[:2]  # (B, T, 3, H, W)
-        x = global_pool(self.cnn(self.normalize(frames.flatten(0, 1))))  # (B*T, 2048)
-        x = self.frame_features(x).view(b, t, -1)  # (B, T, 128)
+    def classify(self, features: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.frame_features(features)  # (B, T, 2048) -> (B, T, 128)
         _, (h, _) = self.lstm(x.float())  # h: (1, B, 128); the LSTM runs in fp32 under autocast
         return self.head(h[-1]).squeeze(1)  # (B,)

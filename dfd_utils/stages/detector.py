@@ -2,31 +2,34 @@
 
 Writes, for model ``name``:
   artifacts/models/<name>.pt                 best weights + config, threshold, provenance
-  artifacts/runs/<name>/                     resumable training state
+  artifacts/runs/<name>/seed<k>/             resumable training state, one folder per seed
   artifacts/predictions/<name>/videos.csv    val + test, one row per video
   artifacts/predictions/<name>/frames.csv    per-frame models: one row per frame
-  metrics/<name>.json                        test metrics with 95 % intervals (dvc metrics show)
+  metrics/<name>.json                        test metrics with 95 % intervals and the spread over seeds
   dvclive/<name>/                            learning curves (dvc plots show)
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from dfd_utils.config import StudyConfig, build, merged_train, train_settings
 from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.evaluate import detector_metrics, frame_table, score_table
+from dfd_utils.features import FeatureCache
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.io import write_json_atomic
 from dfd_utils.lock import writing
-from dfd_utils.models import Detector, build_model, save_checkpoint
+from dfd_utils.models import MODELS, Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
-from dfd_utils.settings import EvaluateConfig, ModelSettings
+from dfd_utils.precision import prepare, resolve_device
+from dfd_utils.settings import EvaluateConfig, ModelSettings, TrainConfig
 from dfd_utils.train import fit, predict
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def videos_used(data: dict[str, SplitData], data_info: dict | None) -> dict:
     return used
 
 
-def _load(paths: Paths, model: Detector, split: str, limit: int | None = None) -> SplitData:
+def _load(paths: Paths, model: Detector | type[Detector], split: str, limit: int | None = None) -> SplitData:
     return load_split(paths.frames, split, paths.flow, frames=not model.three_d, flows=model.uses_flow,
                       three_d=model.three_d, limit=limit)
 
@@ -100,6 +103,37 @@ def write_live(folder: Path, history: list[dict]) -> None:
             logger.next_step()
 
 
+SEED_METRICS = ("roc_auc", "accuracy", "balanced_accuracy", "log_loss")  # what the spread over seeds reports
+
+
+def seed_spread(runs: list[dict]) -> dict:
+    """The spread of each test metric over a model's seeds: ``{metric: {mean, sd, min, max}}``.
+
+    ``sd`` is the sample standard deviation (ddof 1; 0 for a single seed). It measures
+    how much training alone moves a result (initial head weights, batch order,
+    dropout) on fixed data, which the bootstrap interval, over test videos, does not.
+    """
+    spread = {}
+    for key in SEED_METRICS:
+        values = np.array([r[key] for r in runs], dtype=float)
+        spread[key] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                       "min": float(values.min()), "max": float(values.max())}
+    return spread
+
+
+def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitData], run_dir: Path,
+               features: FeatureCache | None, live=None) -> tuple[Detector, dict, dict[str, SplitData]]:
+    """One training run of ``name`` with ``cfg.seed``: ``(model with its best weights, fit's result, the splits it
+    was scored on)``; a frozen trunk's features come from ``features`` (shared by seeds of one trunk)."""
+    torch.manual_seed(cfg.seed)
+    model = prepare(build_model(name, **mcfg), resolve_device(cfg.device), cfg.channels_last)
+    if features is not None:
+        data = features(model, data)
+    with writing(run_dir):
+        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=live, model_settings=mcfg)
+    return model.float().to(memory_format=torch.contiguous_format).cpu(), fitted, data
+
+
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
                    runs: str | Path | None = None, models: dict | None = None) -> Result:
@@ -111,33 +145,44 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     (default ``root``'s ``artifacts/runs``); a caller whose results are a cached DVC
     output keeps it elsewhere, since optimiser states are large and worth nothing
     once training ends.
+
+    ``train.seeds`` runs (seeds ``seed``, ``seed + 1``, ...) train on the same data;
+    the first is the model the chapter shows, saves and explains, the others add
+    their test metrics and the spread over seeds (:func:`seed_spread`) to the metrics.
     """
     paths = Paths.at(root)
-    run_dir = Path(runs if runs is not None else paths.runs) / name
+    runs_root = Path(runs if runs is not None else paths.runs) / name
     where = f"train + models.{name}" if (models or {}).get(name) else "train"
     cfg, settings = train_settings(merged_train(train, models, name), where, seed, device)
     frame_cfg = build(FrameConfig, frames, "frames")
     eval_cfg = build(EvaluateConfig, evaluate, "evaluate")
     mcfg = model_config(name, settings, frame_cfg)
-    torch.manual_seed(seed)
-    model = build_model(name, **mcfg)
-    data = {s: _load(paths, model, s) for s in ("train", "val", "test")}
+    data = {s: _load(paths, MODELS[name], s) for s in ("train", "val", "test")}  # the inputs the model reads
+    features = FeatureCache() if cfg.trunk == "frozen" else None
 
     def make_live(resume: bool):
         from dvclive import Live
 
         return Live(str(paths.dvclive / name), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None)
 
-    with writing(run_dir):
-        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=make_live if live else None,
-                     model_settings=mcfg)
+    model, fitted, scored = train_seed(name, mcfg, cfg, data, runs_root / f"seed{seed}", features,
+                                       live=make_live if live else None)
     if live:
         write_live(paths.dvclive / name, fitted["history"])
-    model = model.float().to(memory_format=torch.contiguous_format).cpu()
-    videos, frames_df = score_splits(model, data, eval_cfg.topk)
+    videos, frames_df = score_splits(model, scored, eval_cfg.topk)
     metrics = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
                "epochs_run": len(fitted["history"]), **videos_used(data, data_info),
                **detector_metrics(videos, frames_df, eval_cfg.threshold_grid, eval_cfg.bootstrap, seed)}
+    runs_by_seed = [{"seed": seed, **metrics["video"], "roc_auc_ci": metrics["video_ci"]["roc_auc"],
+                     "best_epoch": fitted["best_epoch"]}]
+    for other in range(seed + 1, seed + cfg.seeds):
+        m, f, d = train_seed(name, mcfg, replace(cfg, seed=other), data, runs_root / f"seed{other}", features)
+        v, fr = score_splits(m, d, eval_cfg.topk)
+        more = detector_metrics(v, fr, eval_cfg.threshold_grid, eval_cfg.bootstrap, other)
+        runs_by_seed.append({"seed": other, **more["video"], "roc_auc_ci": more["video_ci"]["roc_auc"],
+                             "best_epoch": f["best_epoch"]})
+        log.info("%s, seed %d: test AUC %.3f", name, other, more["video"]["roc_auc"])
+    metrics["seeds"] = {"runs": runs_by_seed, "spread": seed_spread(runs_by_seed)}
     out = paths.predictions / name
     out.mkdir(parents=True, exist_ok=True)
     videos.to_csv(out / "videos.csv", index=False)
@@ -152,7 +197,6 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         "test_metrics": {**metrics["video"], "ci": metrics["video_ci"], "videos": metrics["test_videos"]},
         "seed": seed})
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
-
 
 
 def train_detector(name: str, study: StudyConfig, root: str | Path = ".", live: bool = True) -> Result:
