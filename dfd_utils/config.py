@@ -156,6 +156,31 @@ class RealFacesConfig:
 
 
 @dataclass(frozen=True)
+class DifficultyConfig:
+    """Chapter 00: how strong the synthetic fakes' artifacts are, chosen by a rule before any model is compared."""
+
+    strengths: tuple[float, ...] = (0.1, 0.2, 0.3, 0.45, 0.6)  # each sets all five artifact knobs of data.synthetic
+    num_videos: int = 80  # clips per strength (the study's size, rate and frames)
+    splits: tuple[float, float, float] = (0.5, 0.4, 0.1)  # train / val / test shares; the sweep never reads test
+    seeds: int = 2  # baseline runs per strength, averaged
+    target_auc: float = 0.85  # the rule: the strength whose mean baseline validation AUC is nearest this
+
+    def __post_init__(self):
+        object.__setattr__(self, "strengths", tuple(self.strengths))
+        object.__setattr__(self, "splits", tuple(self.splits))
+        if not self.strengths or len(set(self.strengths)) != len(self.strengths):
+            raise ValueError(f"strengths must list distinct values, got {list(self.strengths)}")
+        for s in self.strengths:
+            check_range("strengths", s, 0, 1)
+        check_range("num_videos", self.num_videos, 6, kind=int)
+        check_range("seeds", self.seeds, 1, kind=int)
+        check_range("target_auc", self.target_auc, 0.5, 1, low_open=True, high_open=True)
+        if len(self.splits) != 3:
+            raise ValueError(f"splits must hold three shares (train, val, test), got {list(self.splits)}")
+        SplitConfig(*self.splits).check_count(self.num_videos, "splits")
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """The whole of ``params.yaml``, checked."""
 
@@ -170,6 +195,7 @@ class StudyConfig:
     models: dict = field(default_factory=dict)  # per-model overrides of train
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     real_faces: RealFacesConfig = field(default_factory=RealFacesConfig)
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
 
     def __post_init__(self):
         check_range("seed", self.seed, 0, kind=int)
@@ -190,7 +216,8 @@ SECTIONS = {"data": data_config,
             "flow": lambda v: build(FlowConfig, v, "flow"),
             "splits": lambda v: build(SplitConfig, v, "splits"),
             "evaluate": lambda v: build(EvaluateConfig, v, "evaluate"),
-            "real_faces": lambda v: build(RealFacesConfig, v, "real_faces")}
+            "real_faces": lambda v: build(RealFacesConfig, v, "real_faces"),
+            "difficulty": lambda v: build(DifficultyConfig, v, "difficulty")}
 
 
 def parse(params: dict, where: str = "params.yaml") -> StudyConfig:

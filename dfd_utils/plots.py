@@ -218,3 +218,19 @@ def variant_bars(table, variants=("full", "face"), ylabel: str = "test ROC AUC",
     ax.legend(title="input")
     ax.figure.tight_layout()
     return ax
+
+
+def difficulty_sweep(table, chosen: float, target: float, ax=None):
+    """Artifact strength against the baseline's validation AUC (chapter 00): each seed, their mean, the target
+    the rule aims at and the strength it chose."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.6))
+    ax.scatter(table.strength, table.val_auc, s=22, color="0.55", label="one seed", zorder=2)
+    means = table.groupby("strength").val_auc.mean()
+    ax.plot(means.index, means.values, "o-", color="tab:blue", label="mean over seeds", zorder=3)
+    ax.axhline(target, color="tab:red", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.axhline(0.5, color="0.3", linestyle=":", linewidth=1, label="chance")
+    ax.axvline(chosen, color="tab:green", linewidth=1.5, label=f"chosen {chosen:g}")
+    ax.set(xlabel="artifact strength (seam, colour, resolution, jitter, flicker)", ylabel="baseline validation AUC",
+           ylim=(0.4, 1.03))
+    ax.legend(loc="lower right", fontsize=SMALLEST_FONT_PT + 1)
+    return fit_page(fig)

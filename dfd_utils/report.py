@@ -25,6 +25,28 @@ def metrics_table(metrics: dict[str, dict]) -> pd.DataFrame:
             low, high = m.get("video_ci", {}).get(k, (float("nan"), float("nan")))
             row[f"{k}_low"], row[f"{k}_high"] = low, high
         row["test_videos"] = m.get("test_videos")
+        spread = m.get("seeds", {}).get("spread", {}).get("roc_auc")
+        row["seeds"] = len(m.get("seeds", {}).get("runs", [])) or 1
+        row["roc_auc_seed_mean"] = spread["mean"] if spread else m["video"]["roc_auc"]
+        row["roc_auc_seed_sd"] = spread["sd"] if spread else 0.0
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def seed_table(metrics: dict[str, dict], metric: str = "roc_auc") -> pd.DataFrame:
+    """One row per model: ``metric`` of each training seed (the first with its 95 % interval over test videos),
+    their mean and standard deviation: how far training alone moves a result, beside how far the test set does."""
+    rows = {}
+    for name, m in metrics.items():
+        runs = m.get("seeds", {}).get("runs") or [{"seed": 0, metric: m["video"][metric],
+                                                    f"{metric}_ci": m.get("video_ci", {}).get(metric)}]
+        row = {}
+        for i, run in enumerate(runs):
+            ci = run.get(f"{metric}_ci")
+            row[f"seed {run['seed']}"] = interval(run[metric], *ci) if i == 0 and ci else run[metric]
+        values = np.array([run[metric] for run in runs], dtype=float)
+        row["mean"] = float(values.mean())
+        row["sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -32,7 +32,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions: faster on CPUs with bf16 units and on GPUs
     device: str = "cpu"  # cpu | cuda | auto
     max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
-    trunk: str = "finetune"  # finetune (the paper) | frozen: pretrained trunk features computed once (dfd_utils.features)
+    trunk: str = "finetune"  # finetune (the paper) | frozen: the trunk's features computed once (dfd_utils.features)
     seeds: int = 1  # training runs per model, seeds seed, seed+1, ...: the spread across them beside the intervals
     seed: int = 0
 
@@ -60,12 +60,14 @@ class ModelSettings:
     weights_fallback: bool = False  # true: random weights when imagenet cannot be had (with a warning)
     hidden: int = 128  # width of the added linear layers (the paper's tables: 128)
     dropout: float = 0.5
+    flow_pool: int = 1  # two-stream models: the flow stream reads flow averaged over NxN blocks (1: the paper)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         check_range("hidden", self.hidden, 1, kind=int)
         check_range("dropout", self.dropout, 0, 1, high_open=True)
+        check_range("flow_pool", self.flow_pool, 1, 8, kind=int)
 
 
 @dataclass(frozen=True)

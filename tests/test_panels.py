@@ -15,7 +15,7 @@ from dfd_utils import panels, plots  # noqa: E402
 from dfd_utils.datasets import SplitData  # noqa: E402
 from dfd_utils.evaluate import FRAME_RULES, detector_metrics, frame_table, score_table, video_scores  # noqa: E402
 from dfd_utils.models import build_model  # noqa: E402
-from dfd_utils.report import interval, reading, with_intervals  # noqa: E402
+from dfd_utils.report import seed_table, interval, reading, with_intervals  # noqa: E402
 from dfd_utils.stages import real_faces  # noqa: E402
 
 
@@ -96,6 +96,23 @@ def test_tables_of_one_detector():
     long = panels.rules_long({"baseline": m, "cnn3d": _metrics(rules=False)})
     assert len(long) == 4 and set(long.model) == {"baseline"}
     assert panels.frame_metrics(m).loc["accuracy", "test frames"] == 0.66
+
+
+def _with_seeds(m, aucs=(0.75, 0.85, 0.95)):
+    runs = [{"seed": i, "roc_auc": a, "roc_auc_ci": [a - 0.1, min(a + 0.1, 1.0)]} for i, a in enumerate(aucs)]
+    m["seeds"] = {"runs": runs, "spread": {"roc_auc": {"mean": float(np.mean(aucs)),
+                                                       "sd": float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0}}}
+    return m
+
+
+def test_the_headline_and_tables_give_the_spread_over_seeds():
+    m = _with_seeds(_metrics())
+    assert panels.headline("baseline", "Table 2", m).endswith("on 13 videos; 3 seeds: 0.85 ± 0.10")
+    table = seed_table({"baseline": m, "cnn3d": _metrics(0.6, rules=False)})
+    assert list(table.columns) == ["seed 0", "seed 1", "seed 2", "mean", "sd"]
+    assert table.loc["baseline", "seed 0"] == "0.75 [0.65, 0.85]" and table.loc["baseline", "seed 2"] == 0.95
+    assert table.loc["baseline", "mean"] == pytest.approx(0.85) and table.loc["baseline", "sd"] == pytest.approx(0.1)
+    assert table.loc["cnn3d", "seed 0"] == "0.60 [0.60, 0.90]" and table.loc["cnn3d", "sd"] == 0.0  # one run
 
 
 def test_confusion_grid_draws_one_matrix_per_entry_and_hides_the_rest():

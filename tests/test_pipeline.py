@@ -85,8 +85,8 @@ def test_parameters_for_passes_exactly_what_the_stage_tracks():
     assert values == {"root": ".", "params": {"flow": PROFILES["demo"]["flow"], "workers": 0}}
     train = parameters_for(notebook_path("05_two_stream"), PROFILES["demo"], root=".", model_name="two_stream_video")
     assert set(train["params"]) == {"seed", "device", "data", "frames", "train", "models", "evaluate", "workers"}
-    assert train["params"]["data"] == {"source": "synthetic", "num_videos": 168}  # dotted: only those two keys
-    assert train["params"]["models"] == {"two_stream_video": {}}
+    assert train["params"]["data"] == {"source": "synthetic", "num_videos": 240}  # dotted: only those two keys
+    assert train["params"]["models"] == {"two_stream_video": {"epochs": 3}}
 
 
 def test_notebooks_read_only_sections_their_stage_tracks():

@@ -39,10 +39,10 @@ class TwoStreamFrame(Detector):
     uses_flow = True
 
     def __init__(self, hidden: int = 128, dropout: float = 0.5, height: int = 108, width: int = 192,
-                 flow_scale: float = 1.0, **backbone):
+                 flow_scale: float = 1.0, flow_pool: int = 1, **backbone):
         super().__init__(**backbone)
         self.spatial = nn.Sequential(nn.Linear(self.cnn_channels, hidden), nn.ReLU(inplace=True))
-        self.temporal = FlowCNN(height, width, hidden, flow_scale)
+        self.temporal = FlowCNN(height, width, hidden, flow_scale, flow_pool)
         self.head = classifier(2 * hidden, hidden, dropout)
 
     def classify(self, features: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:

@@ -25,12 +25,12 @@ class TwoStreamVideo(Detector):
     level = "video"
 
     def __init__(self, num_frames: int = 16, hidden: int = 128, clip_features: int = 512, dropout: float = 0.5,
-                 height: int = 108, width: int = 192, flow_scale: float = 1.0, **backbone):
+                 height: int = 108, width: int = 192, flow_scale: float = 1.0, flow_pool: int = 1, **backbone):
         super().__init__(**backbone)
         self.num_frames = num_frames
         self.spatial_frame = nn.Sequential(nn.Linear(self.cnn_channels, hidden), nn.ReLU(inplace=True))
         self.spatial_clip = nn.Sequential(nn.Linear(num_frames * hidden, clip_features), nn.ReLU(inplace=True))
-        self.temporal_frame = FlowCNN(height, width, hidden, flow_scale)
+        self.temporal_frame = FlowCNN(height, width, hidden, flow_scale, flow_pool)
         self.temporal_clip = nn.Sequential(nn.Linear(num_frames * hidden, clip_features), nn.ReLU(inplace=True))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * clip_features, 1))
 

@@ -48,8 +48,9 @@ class Result:
 def model_config(name: str, settings: ModelSettings, frames: FrameConfig) -> dict:
     """The keyword arguments that build model ``name``: the shared settings and the input size it needs."""
     cfg = asdict(settings)
+    flow_pool = cfg.pop("flow_pool")
     if name in ("two_stream_frame", "two_stream_video"):
-        cfg.update(height=frames.height, width=frames.width)
+        cfg.update(height=frames.height, width=frames.width, flow_pool=flow_pool)
     if name == "two_stream_video":
         cfg["num_frames"] = frames.num_frames
     return cfg
