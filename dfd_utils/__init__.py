@@ -25,5 +25,6 @@ The package follows the data path; each module holds one idea::
 Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
 (overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
 ``notebook.py`` (a notebook's first call), ``provenance.py`` and ``lock.py`` (reruns
-that tell the truth), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``.
+that tell the truth), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``,
+``execution.py`` (each stage's run time and machine, for the book).
 """

@@ -7,6 +7,8 @@ into ``book/notebooks`` and rendered as they are. MathJax is vendored from the
 npm package ``mathjax@3`` (one file, SVG output, so no web fonts) into
 ``book/_vendor`` and served from the book itself, so pages render offline.
 The build uses ``-W --keep-going``: a broken reference fails it.
+The *Execution statistics* page (``book/execution.md``) is written at each build from
+the executed notebooks' metadata (``dfd_utils.execution``), so it is never stale; git ignores it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import sys
 from pathlib import Path
 
 from dfd_utils.colab import COLAB_BADGE
+from dfd_utils.execution import write_page
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.pipeline import chapters
 from dfd_utils.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
+EXECUTION_PAGE = "execution.md"  # generated at each build (dfd_utils.execution), listed last in _toc.yml; not in git
 
 
 def vendor_mathjax(book: Path) -> Path:
@@ -81,7 +85,8 @@ def build(root: str | Path = ".") -> Path:
     """Build the book of the run under ``root``; returns its ``index.html``."""
     book = stage_sources(root)
     vendor_mathjax(book)
-    collect_notebooks(root, book)
+    names = collect_notebooks(root, book)
+    write_page(book / "notebooks", names, book / EXECUTION_PAGE)  # from the copies the book publishes
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", str(book), "--builder", "html", "-W", "--keep-going"], check=True)
     index = book / "_build" / "html" / "index.html"

