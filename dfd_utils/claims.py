@@ -39,6 +39,7 @@ from dfd_utils.paths import Paths
 from dfd_utils.report import interval, load_results
 from dfd_utils.settings import MODEL_NAMES
 
+MIN_FAMILIES = 8  # fewer original families in the test split: no bootstrap interval (it would be a few points)
 PRIOR_MARGIN = 0.1  # "no better than the prior": AUC within 0.1 of chance, accuracy within 0.1 of the majority rate
 VERDICTS = ("holds", "contradicted", "not shown", "not tested")
 
@@ -99,17 +100,19 @@ def auc(labels, scores) -> float:
 
 
 def family_bootstrap(tables: dict[str, pd.DataFrame], stat: Callable[[dict[str, pd.DataFrame]], float],
-                     n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+                     n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, min_families: int = MIN_FAMILIES
+                     ) -> tuple[float, float, float]:
     """``(point, low, high)`` of ``stat`` over ``tables`` (each with a ``family`` column), resampling families.
 
     Every draw picks the test split's families with replacement once and takes all
     rows of each picked family from every table, so a statistic comparing tables
     (two models, or frames against videos) is paired. Draws where ``stat`` is undefined
-    (one class only) are skipped; the interval is NaN when none is defined.
+    (one class only) are skipped; the interval is NaN when none is defined, or when the split holds fewer
+    than ``min_families`` families (resampling two families gives an interval of three values, not an interval).
     """
     point = float(stat(tables))
     families = pd.unique(pd.concat([t["family"] for t in tables.values()], ignore_index=True))
-    if len(families) == 0:
+    if len(families) < max(min_families, 1):
         return point, float("nan"), float("nan")
     rows = {k: {f: idx for f, idx in t.groupby("family").indices.items()} for k, t in tables.items()}
     rng = np.random.default_rng(seed)
@@ -176,8 +179,8 @@ def decide(e: Evidence) -> Verdict:
     against = e.bound if e.against is None else e.against
     n = len(e.seeds)
     if not (np.isfinite(e.effect) and np.isfinite(e.low) and np.isfinite(e.high)) or n == 0:
-        return Verdict("not shown", 0, n, "undefined on this test split (a model is missing or the split holds "
-                                          "one class)")
+        return Verdict("not shown", 0, n, f"no interval on this test split (a model is missing, the split holds "
+                                          f"one class, or fewer than {MIN_FAMILIES} original families).")
     d = e.direction
     for_claim = sum(d * (s - e.bound) > 0 for s in e.seeds)
     for_other = sum(d * (s - against) < 0 for s in e.seeds)
@@ -501,7 +504,7 @@ def verdict_table(decided: list[Decided], why: bool = False) -> pd.DataFrame:
 def glue_values(decided: list[Decided], r: Results | None = None) -> dict[str, object]:
     """Every number and word the chapter's prose cites, by glue key (``<claim id>_<what>``, ``n_<verdict>``, and
     from ``r``: ``seeds_fewest``, ``seeds_most``, ``test_videos``, ``n_boot``, ``prior_margin``)."""
-    values: dict[str, object] = {"prior_margin": PRIOR_MARGIN}
+    values: dict[str, object] = {"prior_margin": PRIOR_MARGIN, "min_families": MIN_FAMILIES}
     for d in decided:
         e, v, k = d.evidence, d.verdict, d.claim.id
         values[f"{k}_verdict"] = v.verdict

@@ -99,6 +99,14 @@ def test_the_family_bootstrap_keeps_families_whole_and_pairs_tables():
     assert all(n % 2 == 0 for n in sizes)  # whole families of two rows
 
 
+def test_too_few_families_give_no_interval_and_no_verdict():
+    t = pd.DataFrame({"family": np.repeat(np.arange(claims.MIN_FAMILIES - 1), 2), "x": np.arange(14.0)})
+    point, low, high = claims.family_bootstrap({"a": t}, lambda d: float(d["a"].x.mean()), n_boot=20)
+    assert point == pytest.approx(6.5) and np.isnan(low) and np.isnan(high)
+    v = decide(ev(point, low, high, [point]))
+    assert v.verdict == "not shown" and "original families" in v.why
+
+
 # --------------------------------------------------------------------------------------- hand-made study results
 
 
