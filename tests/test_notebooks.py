@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from smoke_study import ROOT, RUNS, run_smoke_study
@@ -26,7 +27,7 @@ def _outputs(path) -> str:
 
 def test_every_notebook_runs_and_each_detector_leaves_its_results():
     executed = run_smoke_study()
-    assert len(executed) == len(RUNS) == 10
+    assert len(executed) == len(RUNS) == 11
     paths = Paths.at(ROOT)
     for name in MODEL_NAMES:
         assert (paths.models / f"{name}.pt").is_file() and (paths.metrics / f"{name}.json").is_file(), name
@@ -36,6 +37,25 @@ def test_every_notebook_runs_and_each_detector_leaves_its_results():
 def test_the_comparison_chapter_prints_its_computed_reading():
     text = _outputs(run_smoke_study()["08_compare_models"])
     assert "Better than chance" in text and "Not distinguishable from chance" in text
+
+
+def test_the_claims_chapter_glues_a_verdict_for_every_claim():
+    """The prose cites glued values only: each claim's verdict, evidence and seed count must be in the outputs."""
+    from dfd_utils.claims import CLAIMS, VERDICTS
+
+    cells = json.loads(run_smoke_study()["10_claims"].read_text())["cells"]
+    glued = {}
+    for out in (o for c in cells for o in c.get("outputs", [])):
+        name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+        if name:
+            glued[name] = "".join(next(iter(out["data"].values())))
+    for claim in CLAIMS:
+        assert glued[f"{claim.id}_verdict"].strip("'") in VERDICTS, claim.id
+        assert f"{claim.id}_evidence" in glued and f"{claim.id}_seeds" in glued
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    cited = set(re.findall(r"\{glue:text\}`([^`:]+)", prose))
+    assert cited and cited <= set(glued), sorted(cited - set(glued))
+    assert "Of the paper's" in _outputs(run_smoke_study()["10_claims"])
 
 
 def test_a_detector_chapter_shows_its_headline_and_rules():
