@@ -27,7 +27,7 @@ def _outputs(path) -> str:
 
 def test_every_notebook_runs_and_each_detector_leaves_its_results():
     executed = run_smoke_study()
-    assert len(executed) == len(RUNS) == 11
+    assert len(executed) == len(RUNS) == 12
     paths = Paths.at(ROOT)
     for name in MODEL_NAMES:
         assert (paths.models / f"{name}.pt").is_file() and (paths.metrics / f"{name}.json").is_file(), name

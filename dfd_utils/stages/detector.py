@@ -122,6 +122,16 @@ def seed_spread(runs: list[dict]) -> dict:
     return spread
 
 
+def seed_record(seed: int, metrics: dict, fitted: dict) -> dict:
+    """One seed's line in ``metrics["seeds"]["runs"]``: its test video metrics, the AUC's interval, and for
+    per-frame models the frame-level AUC and accuracy (the claims about frames are checked per seed too)."""
+    record = {"seed": seed, **metrics["video"], "roc_auc_ci": metrics["video_ci"]["roc_auc"],
+              "best_epoch": fitted["best_epoch"]}
+    if "frame" in metrics:
+        record.update(frame_roc_auc=metrics["frame"]["roc_auc"], frame_accuracy=metrics["frame"]["accuracy"])
+    return record
+
+
 def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitData], run_dir: Path,
                features: FeatureCache | None, live=None) -> tuple[Detector, dict, dict[str, SplitData]]:
     """One training run of ``name`` with ``cfg.seed``: ``(model with its best weights, fit's result, the splits it
@@ -174,14 +184,12 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     metrics = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
                "epochs_run": len(fitted["history"]), **videos_used(data, data_info),
                **detector_metrics(videos, frames_df, eval_cfg.threshold_grid, eval_cfg.bootstrap, seed)}
-    runs_by_seed = [{"seed": seed, **metrics["video"], "roc_auc_ci": metrics["video_ci"]["roc_auc"],
-                     "best_epoch": fitted["best_epoch"]}]
+    runs_by_seed = [seed_record(seed, metrics, fitted)]
     for other in range(seed + 1, seed + cfg.seeds):
         m, f, d = train_seed(name, mcfg, replace(cfg, seed=other), data, runs_root / f"seed{other}", features)
         v, fr = score_splits(m, d, eval_cfg.topk)
         more = detector_metrics(v, fr, eval_cfg.threshold_grid, eval_cfg.bootstrap, other)
-        runs_by_seed.append({"seed": other, **more["video"], "roc_auc_ci": more["video_ci"]["roc_auc"],
-                             "best_epoch": f["best_epoch"]})
+        runs_by_seed.append(seed_record(other, more, f))
         log.info("%s, seed %d: test AUC %.3f", name, other, more["video"]["roc_auc"])
     metrics["seeds"] = {"runs": runs_by_seed, "spread": seed_spread(runs_by_seed)}
     out = paths.predictions / name
