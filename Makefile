@@ -44,14 +44,19 @@ repro: env data
 
 # Every notebook runs once per session (tests/smoke_study.py: papermill on the smoke profile, as DVC runs
 # them): tests/test_notebooks.py checks what they wrote, tests/test_book.py builds the book from them.
+# Two workers (pytest-xdist): a test module stays on one worker, the notebooks' tests and the book's share one,
+# the longest groups start first (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
+
 test: env
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q $(PARALLEL)
 
 test-fast: env
-	$(BIN)/python -m pytest tests -q -m "not slow"
+	$(BIN)/python -m pytest tests -q -m "not slow" $(PARALLEL)
 
 test-unit: env
-	$(BIN)/python -m pytest tests -q --ignore=tests/test_book.py --ignore=tests/test_notebooks.py
+	$(BIN)/python -m pytest tests -q --ignore=tests/test_book.py --ignore=tests/test_notebooks.py $(PARALLEL)
 
 test-notebooks: env
 	$(BIN)/python -m pytest tests/test_notebooks.py tests/test_book.py -q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,45 @@ from dfd_utils.sources.synthetic import SyntheticConfig, generate
 from dfd_utils.video import write_video
 
 CODE_BITS = 10  # frames carry their own index as 10 black/white stripes
+
+# `make test` runs the suite on two workers (pytest-xdist, -n 2) with the scheduler below: a test module
+# stays on one worker, so its module fixtures run once; test_notebooks and test_book share one, so the
+# notebooks run once (into build/smoke) for both; the longest groups start first, the rest fill in around
+# them in collection order. (xdist's own --dist loadgroup does not group under pytest 9: it renames
+# item._nodeid, which pytest 9 no longer reads.)
+SMOKE_STUDY = "smoke_study"
+SMOKE_MODULES = {"test_notebooks.py", "test_book.py"}  # both read tests/smoke_study.py's one run
+LONGEST_FIRST = (SMOKE_STUDY, "test_dvc.py", "test_colab.py")
+
+
+def test_group(nodeid: str) -> str:
+    """The worker-sharing group of a test: its module, or the smoke study's."""
+    module = nodeid.split("::")[0]
+    return SMOKE_STUDY if Path(module).name in SMOKE_MODULES else Path(module).name
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(test_group(item.nodeid), len(rank)))  # stable: modules stay whole
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    config.option.loadscopereorder = False  # keep the longest-first order above
+    return ByGroup(config, log)
+
+
+def pytest_configure(config):
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
+    if workers > 1:  # the workers share the cores: each gets its share of torch threads, not all of them
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def numbered_frames(count: int, height: int = 96, width: int = 160) -> np.ndarray:

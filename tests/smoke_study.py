@@ -1,7 +1,8 @@
 """The ten notebooks run once per test session on the smoke profile, as DVC runs them (papermill).
 
 ``tests/test_notebooks.py`` checks what they wrote; ``tests/test_book.py`` builds the
-book from the same executed copies, so no notebook runs twice in one ``make test``.
+book from the same executed copies, so no notebook runs twice in one ``make test``: on its two
+workers too, where ``tests/conftest.py`` keeps both modules on one worker.
 """
 
 from __future__ import annotations

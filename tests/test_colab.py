@@ -109,7 +109,8 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
     The copy hard-links this environment's files (``cp -al``: seconds, no disk). pip never writes into an
     installed file, it removes it and writes a new one, so the original environment is untouched: checked.
     """
-    venv = Path(sys.prefix)
+    venv = Path(sys.prefix).resolve()  # a .venv that is a link: cp -al would copy the link, and pip would
+    # then write Colab's numpy and pandas into the environment it points to
     if venv == Path(sys.base_prefix):
         pytest.skip("the simulation copies the test's virtual environment; this Python is not in one")
     sim = ROOT / "build" / "colab-sim"
@@ -127,6 +128,7 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
         copy = sim / "venv"
         copy.parent.mkdir(parents=True)
         subprocess.run(["cp", "-al", str(venv), str(copy)], check=True)
+        assert not copy.is_symlink(), f"{copy} must be a copy of the environment, not a link to it"
         py = str(copy / "bin" / "python")
         copy_site = copy / site.relative_to(venv)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
