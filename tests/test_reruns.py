@@ -48,7 +48,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every kept file under the study root -> (inode, mtime_ns): which files a run wrote again."""
     paths = Paths.at(root)
     files = [*paths.subset.glob("*.mp4"), *paths.frames.rglob("*.jpg"), *paths.flow.glob("*.npy"),
-             *(paths.runs / m / "last.pt" for m in MODELS)]
+             *(paths.runs / m / "seed0" / "last.pt" for m in MODELS)]  # one seed: train.seeds' default
     return {str(f.relative_to(root)): (f.stat().st_ino, f.stat().st_mtime_ns) for f in files}
 
 
