@@ -41,6 +41,16 @@ def test_the_sweep_sets_all_five_knobs_and_keeps_the_rest():
     assert data["num_videos"] == study.difficulty.num_videos and data["source"] == "synthetic"
 
 
+def test_the_choice_says_when_the_weakest_artifacts_are_still_found():
+    found = {"chosen": 0.025, "target_auc": 0.85, "mean_val_auc": {"0": 0.803, "0.025": 0.87, "0.4": 0.98}}
+    assert difficulty.choice_text(found) == (
+        "The rule chooses strength **0.025**: its mean baseline validation AUC, 0.870, is the nearest to the target "
+        "0.85. Even at strength 0 the baseline reaches 0.803: part of what it detects is none of the five knobs (the "
+        "pasted face itself), so no strength brings the fakes to chance.")
+    at_chance = {**found, "mean_val_auc": {"0": 0.52, "0.025": 0.87}}
+    assert "Even at" not in difficulty.choice_text(at_chance)
+
+
 def test_chapter_01_says_whether_the_study_follows_the_choice():
     study = parse(profiles.resolve("demo"))
     knobs = difficulty.demo_strengths(study)
