@@ -26,22 +26,31 @@ the heads time the same on any values, and no trunk pass over the whole split is
     python benchmarks/bench_loop.py --trunk frozen --json loop.json
     python benchmarks/bench_loop.py --models baseline cnn3d --backbone resnet18 --steps 4 --repeats 5
 
-Measured with this repository's loader (per-item indexing and the DataLoader's collation),
-``python benchmarks/bench_loop.py --trunk frozen --models baseline cnn_rnn cnn3d --repeats 5
---threads 1`` on a 2-core CPU with avx2 avx512_bf16 amx_bf16, shared with other jobs (one
-thread: steadier on a loaded machine); EfficientNet-Lite0, random weights, fp32 +
-channels_last, 48 synthetic videos:
+Measured (EfficientNet-Lite0, random weights, fp32 + channels_last, 48 synthetic videos;
+a 2-core CPU with avx2 avx512_bf16 amx_bf16, shared with other jobs, so figures move
+between runs; the ratios are the per-pair medians). ``python benchmarks/bench_loop.py``,
+3 min 6 s; the baseline's rows from ``--models baseline --repeats 5 --warmup 2`` right
+after, as that run's first model was hit by the machine's load (2.4 and 48 frame/s):
 
-    baseline  frozen  ratio 0.800     (2 threads: 0.791)
-    cnn_rnn   frozen  ratio 0.960
-    cnn3d     frozen  ratio 0.855     (2 threads: 0.834)
+    model              trunk     unit     batch steps     model      loop  ratio
+    baseline           finetune  frame/s     16     3      49.3      49.2  0.999
+    baseline           frozen    frame/s     16   683   17125.7   15568.1  0.888
+    two_stream_frame   finetune  frame/s     16     2      32.4      32.3  0.984
+    two_stream_frame   frozen    frame/s     16     8     125.8     127.1  1.010
+    two_stream_video   finetune  clip/s       4     2       2.0       2.1  1.034
+    two_stream_video   frozen    clip/s       4     3      11.1      10.8  0.969
+    cnn_rnn            finetune  clip/s       4     2       3.0       3.2  1.050
+    cnn_rnn            frozen    clip/s       4   293    1323.3    1260.1  0.952
+    cnn3d              finetune  clip/s       4     2       6.1       6.0  0.991
+    cnn3d              frozen    clip/s       4   557    3536.5    3201.1  0.905
 
-The fine-tuned models' ratios are about 1.0 (0.98-1.05 in the same session). The tiny
-frozen heads step in about 1.2 ms, against 0.2-0.3 ms of per-item indexing and collation
-per batch: a loader that slices whole batches from the split's tensors (one
-``index_select`` per key, the sampler's order and RNG draws unchanged) measured 0.918 /
-0.950 / 0.892 for the same three, with identical weights, RNG states and histories on 20
-toy runs; it is not in this commit yet (changing the loader retrains every kept run).
+Before the loader sliced whole batches (``datasets.Batched``), the frozen heads' loop
+lost to per-item indexing and collation; ``--trunk frozen --models baseline cnn_rnn cnn3d
+--repeats 5 --threads 1`` (one thread: steadier on a loaded machine), old code then new:
+
+    baseline  frozen  ratio 0.800 -> 0.918     (2 threads, old code: 0.791)
+    cnn_rnn   frozen  ratio 0.960 -> 0.950
+    cnn3d     frozen  ratio 0.855 -> 0.892     (2 threads, old code: 0.834)
 """
 
 from __future__ import annotations

@@ -12,6 +12,14 @@ converts whole batches, and each model normalises its own input.
 
 With ``features=True`` a view gives a frozen trunk's features (``SplitData.features``,
 ``dfd_utils.features``) in place of the frames, under the key ``features``.
+
+Every view also gives a whole batch at once (``view.batch(indices)``): the batch
+``DataLoader``'s default collation makes of the items ``view[i]``, exactly (the same
+values, dtypes, shapes and key order), sliced from the split's tensors in one
+``index_select`` per key instead of one item at a time. :func:`batched` hands a view to
+a ``DataLoader`` that way; the loader's sampler, and so its shuffled order and its
+random draws, stay the ``DataLoader``'s own. For a frozen trunk's features that is most
+of the loop's cost beside the model (``benchmarks/bench_loop.py``).
 """
 
 from __future__ import annotations
@@ -79,6 +87,23 @@ def load_split(frames_root: str | Path, split: str, flow_root: str | Path | None
     )
 
 
+def _rows(x: torch.Tensor, index: torch.Tensor, lead: int = 1) -> torch.Tensor:
+    """``x``'s items ``index`` over its first ``lead`` axes taken as one, copied into a new contiguous tensor.
+
+    ``x[v, t]`` per item stacked, in one ``index_select`` over a view (the fastest CPU
+    gather of whole rows); a non-contiguous ``x`` is indexed as it is, never copied whole.
+    """
+    if lead == 1:
+        return x.index_select(0, index)
+    if x.is_contiguous():
+        return x.view(-1, *x.shape[lead:]).index_select(0, index)
+    return x[index.div(x.shape[1], rounding_mode="floor"), index.remainder(x.shape[1])]
+
+
+def _index(indices) -> torch.Tensor:
+    return torch.as_tensor(indices, dtype=torch.int64)
+
+
 class FrameBag(Dataset):
     """Every frame of every video as its own sample, labelled with its video's label."""
 
@@ -97,6 +122,14 @@ class FrameBag(Dataset):
             return {"features": self.data.features[v, t], "label": self.data.labels[v], "video": v}  # (C,)
         return {"frames": self.data.frames[v, t], "label": self.data.labels[v], "video": v}  # (3, H, W)
 
+    def batch(self, indices) -> dict:
+        """Items ``indices`` as one batch: what ``default_collate([self[i] for i in indices])`` gives."""
+        index = _index(indices)  # item i is frame i of the (V*T) frames, video i // T
+        video = index.div(self.data.num_frames, rounding_mode="floor")
+        key = "features" if self.features else "frames"
+        return {key: _rows(getattr(self.data, key), index, 2), "label": self.data.labels.index_select(0, video),
+                "video": video}
+
 
 class FrameFlowBag(FrameBag):
     """A bag of (frame, flow) pairs: the frame and the flow field that ends at it."""
@@ -106,6 +139,11 @@ class FrameFlowBag(FrameBag):
         v, t = self._index(i)
         item["flows"] = self.data.flows[v, t]  # (2, H, W)
         return item
+
+    def batch(self, indices) -> dict:
+        batch = super().batch(indices)
+        batch["flows"] = _rows(self.data.flows, _index(indices), 2)
+        return batch
 
 
 class VideoClips(Dataset):
@@ -126,6 +164,43 @@ class VideoClips(Dataset):
         if self.with_flow:
             item["flows"] = self.data.flows[v]
         return item
+
+    def batch(self, indices) -> dict:
+        """Videos ``indices`` as one batch: what ``default_collate([self[v] for v in indices])`` gives."""
+        video = _index(indices)
+        if self.features:
+            batch = {"features": _rows(self.data.features, video)}
+        else:
+            batch = {"frames": _rows(self.data.frames3d if self.three_d else self.data.frames, video)}
+        batch.update(label=self.data.labels.index_select(0, video), video=video)
+        if self.with_flow:
+            batch["flows"] = _rows(self.data.flows, video)
+        return batch
+
+
+class Batched(Dataset):
+    """A view whose ``DataLoader`` fetches each batch whole (``view.batch``); use with ``collate_fn=whole``.
+
+    ``DataLoader`` calls ``__getitems__`` with a batch's indices in place of one
+    ``__getitem__`` per item; its sampler (order and random draws) is unchanged.
+    """
+
+    def __init__(self, view: Dataset):
+        self.view = view
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.view[i]
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        return self.view.batch(indices)
+
+
+def whole(batch: dict) -> dict:
+    """The ``collate_fn`` of a :class:`Batched` view: its batches come collated."""
+    return batch
 
 
 VIEWS = ("frame", "frame_flow", "video")

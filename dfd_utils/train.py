@@ -26,7 +26,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
-from dfd_utils.datasets import SplitData, make_view
+from dfd_utils.datasets import Batched, SplitData, make_view, whole
 from dfd_utils.features import features_fit, with_features
 from dfd_utils.io import atomic_path, progress
 from dfd_utils.losses import LossConfig, class_weights, make_loss
@@ -46,8 +46,14 @@ def loss_config(cfg: TrainConfig, level: str) -> LossConfig:
 
 def loader(model: Detector, data: SplitData, batch_size: int, shuffle: bool, generator=None,
            features: bool = False) -> DataLoader:
+    """Batches of the model's view of ``data``, each sliced whole from the split's tensors (``datasets.Batched``).
+
+    The ``DataLoader``'s own sampler orders them, so the order and the draws from
+    ``generator`` (and, unshuffled, from torch's global RNG) are what they always were.
+    """
     view = make_view(data, model.input_view, with_flow=model.uses_flow, three_d=model.three_d, features=features)
-    return DataLoader(view, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
+    return DataLoader(Batched(view), batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0,
+                      collate_fn=whole)
 
 
 def forward(model: Detector, batch: dict, device: torch.device, precision: str) -> torch.Tensor:
