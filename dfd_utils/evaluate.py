@@ -30,22 +30,50 @@ from sklearn import metrics as skm
 THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)  # the paper's grid
 
 
+def weighted_metrics(labels, probs, decisions, weights) -> dict[str, np.ndarray]:
+    """Every metric of :func:`binary_metrics` once per row of ``weights`` ``(B, N)``.
+
+    A row counts how often each of the ``N`` videos is in one sample: all ones is the
+    sample itself, a bootstrap draw repeats some videos and leaves others out. With
+    integer counts every value equals the metric of the sample with its repeats written
+    out (ROC AUC is the Mann-Whitney count of FAKE-over-REAL pairs, ties a half, as
+    ``sklearn.metrics.roc_auc_score``), so one vectorised pass replaces a thousand calls.
+    ``decisions`` are 0/1 calls; undefined values (AUC with one class) are NaN.
+    """
+    y = np.asarray(labels).astype(bool)  # (N,) FAKE
+    p = np.asarray(probs, dtype=float)  # (N,)
+    fake = np.asarray(decisions).astype(bool)  # (N,) called FAKE
+    w = np.asarray(weights, dtype=float)  # (B, N)
+    tp, fn = w[:, y & fake].sum(1), w[:, y & ~fake].sum(1)  # (B,) each
+    fp, tn = w[:, ~y & fake].sum(1), w[:, ~y & ~fake].sum(1)
+    n_fake, n_real = tp + fn, fp + tn
+    both = (n_fake > 0) & (n_real > 0)
+    wins = (p[y][:, None] > p[~y][None, :]) + 0.5 * (p[y][:, None] == p[~y][None, :])  # (FAKE, REAL) pairs
+    pairs = np.einsum("bi,ij,bj->b", w[:, y], wins, w[:, ~y])  # (B,) weighted pairs won
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    loss = np.where(y, -np.log(q), -np.log1p(-q))  # (N,) each video's log loss
+
+    def ratio(num, den, empty=0.0):
+        return np.divide(num, den, out=np.full(len(w), empty), where=den > 0)
+
+    return {
+        "accuracy": ratio(tp + tn, n_fake + n_real),
+        "precision": ratio(tp, tp + fp),  # 0 when nothing is called FAKE (sklearn's zero_division=0)
+        "recall": ratio(tp, n_fake),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "balanced_accuracy": np.where(both, (ratio(tp, n_fake) + ratio(tn, n_real)) / 2, np.nan),
+        "roc_auc": np.where(both, ratio(pairs, n_fake * n_real, np.nan), np.nan),
+        "log_loss": ratio(w @ loss, n_fake + n_real, np.nan),
+    }
+
+
 def binary_metrics(labels, probs, threshold: float = 0.5, decisions=None) -> dict[str, float]:
     """Accuracy, precision, recall, F1, balanced accuracy (``decisions >= threshold``), ROC AUC and log loss
     (``probs``). ``decisions`` defaults to ``probs``: per-frame models pass the share of FAKE frames."""
-    y = np.asarray(labels).astype(int)
     p = np.asarray(probs, dtype=float)
-    pred = (np.asarray(p if decisions is None else decisions, dtype=float) >= threshold).astype(int)
-    both = len(np.unique(y)) == 2
-    return {
-        "accuracy": float(skm.accuracy_score(y, pred)),
-        "precision": float(skm.precision_score(y, pred, zero_division=0)),
-        "recall": float(skm.recall_score(y, pred, zero_division=0)),
-        "f1": float(skm.f1_score(y, pred, zero_division=0)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)) if both else float("nan"),
-        "roc_auc": float(skm.roc_auc_score(y, p)) if both else float("nan"),
-        "log_loss": float(skm.log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])),
-    }
+    called = np.asarray(p if decisions is None else decisions, dtype=float) >= threshold
+    values = weighted_metrics(labels, p, called, np.ones((1, len(p))))
+    return {k: float(v[0]) for k, v in values.items()}
 
 
 FRAME_RULES = ("share", "mean", "max", "topk")  # frame probabilities -> one video score
@@ -133,16 +161,15 @@ def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 
     y = np.asarray(labels).astype(int)
     p = np.asarray(probs, dtype=float)
     d = p if decisions is None else np.asarray(decisions, dtype=float)
-    fam = pd.factorize(np.asarray(families))[0]
-    members = [np.flatnonzero(fam == f) for f in range(fam.max() + 1)]
+    fam = pd.factorize(np.asarray(families))[0]  # (N,) family index of each video
+    n_fam = fam.max() + 1
     rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {}
-    for _ in range(n_boot):
-        idx = np.concatenate([members[f] for f in rng.integers(len(members), size=len(members))])
-        if len(np.unique(y[idx])) < 2:
-            continue  # AUC is undefined on one class; skip the draw
-        for k, v in binary_metrics(y[idx], p[idx], threshold, d[idx]).items():
-            samples.setdefault(k, []).append(v)
+    draws = rng.integers(n_fam, size=(n_boot, n_fam))  # each row: families drawn with replacement
+    counts = np.zeros((n_boot, n_fam))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1)  # (B, F) times each family is drawn
+    values = weighted_metrics(y, p, d >= threshold, counts[:, fam])  # (B,) per metric; videos weighted by family
+    drawn = np.isfinite(values["roc_auc"])  # a draw of one class has no AUC: skipped, as every metric of it
+    samples = {k: v[drawn] for k, v in values.items() if drawn.any()}
     ci = {k: (float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))) for k, v in samples.items()}
     floor = wilson_floor(y, p, threshold, alpha, d)
     for k, point in binary_metrics(y, p, threshold, d).items():

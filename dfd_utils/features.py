@@ -17,17 +17,31 @@ profile); the book's errata says which the demo uses and why.
 Features are tied to the trunk that made them: a split carries the digest of that
 trunk's weights, and :func:`features_fit` refuses features from another trunk, so
 a fine-tuned model can never be scored on stale features.
+
+Four of the five detectors (baseline, both two-stream models, CNN-RNN) share one
+trunk and read the same frames, so with a store folder (:class:`FeatureCache`) the
+features are also kept on disk between stages and chapters, each file named by the
+digest of everything that made it (:func:`feature_key`): the trunk's weights, the
+models' code, the frames' bytes, the torch build, CPU kernels and threads. A file is
+reused only under its exact key; anything else is computed afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from dfd_utils.datasets import SplitData
+from dfd_utils.io import atomic_path
 from dfd_utils.models import Detector
+
+log = logging.getLogger(__name__)
+MODELS_CODE = Path(__file__).resolve().parent / "models"  # the code of every trunk and its pooling
+BATCH = 64  # frames per forward pass: part of a stored file's key (a batch size can move the last bits)
 
 
 def trunk_digest(model: Detector) -> str:
@@ -41,7 +55,7 @@ def trunk_digest(model: Detector) -> str:
 
 
 @torch.no_grad()
-def with_features(model: Detector, data: SplitData, batch_size: int = 64) -> SplitData:
+def with_features(model: Detector, data: SplitData, batch_size: int = BATCH) -> SplitData:
     """``data`` with ``features``: the trunk's pooled features of every frame ``(V, T, C)``, or clip ``(V, C)``.
 
     Computed in fp32 with the trunk in eval mode, as the trained model will later
@@ -68,14 +82,63 @@ def features_fit(model: Detector, data: SplitData) -> bool:
     return data.features is not None and data.features_of == trunk_digest(model)
 
 
-class FeatureCache:
-    """Featured splits per trunk: seeds whose trunks start from the same weights compute the features once."""
+def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
+    """SHA-256 of everything the features of ``data`` under ``model``'s trunk depend on.
 
-    def __init__(self):
+    ``trunk``: :func:`trunk_digest` of the model. Also the source of ``dfd_utils/models``
+    (the trunk's and pooling's code), the input tensor's bytes and shape, the batch size,
+    torch's version, its CPU kernels (AVX2 or AVX-512 round differently), the thread
+    count and the trunk's memory format: the same key means the same computation.
+    """
+    inputs = data.frames3d if model.three_d else data.frames  # uint8
+    if inputs is None:
+        raise ValueError("feature_key: the split holds no frames for this model")
+    h = hashlib.sha256()
+    for source in sorted(MODELS_CODE.glob("*.py")):
+        h.update(source.name.encode() + source.read_bytes())
+    conv = next(p for p in model.cnn.parameters() if p.dim() == 4)
+    facts = (trunk, type(model).pooled.__qualname__, model.three_d, tuple(inputs.shape), str(inputs.dtype), BATCH,
+             torch.__version__, torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(),
+             str(conv.device), conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous())
+    h.update(repr(facts).encode())
+    h.update(inputs.contiguous().reshape(-1).numpy().data)
+    return h.hexdigest()
+
+
+class FeatureCache:
+    """Featured splits per trunk: seeds whose trunks start from the same weights compute the features once.
+
+    With ``store``, each split's features are also kept there as ``<feature_key>.pt``,
+    so later stages and chapters that read the same frames through the same trunk load
+    them instead of running the trunk again.
+    """
+
+    def __init__(self, store: str | Path | None = None):
+        self.store = Path(store) if store is not None else None
         self._by_trunk: dict[str, dict[str, SplitData]] = {}
 
     def __call__(self, model: Detector, data: dict[str, SplitData]) -> dict[str, SplitData]:
-        key = trunk_digest(model)
-        if key not in self._by_trunk:
-            self._by_trunk[key] = {split: with_features(model, d) for split, d in data.items()}
-        return self._by_trunk[key]
+        trunk = trunk_digest(model)
+        if trunk not in self._by_trunk:
+            self._by_trunk[trunk] = {split: self._featured(model, d, trunk, split) for split, d in data.items()}
+        return self._by_trunk[trunk]
+
+    def _featured(self, model: Detector, data: SplitData, trunk: str, split: str) -> SplitData:
+        if self.store is None:
+            return with_features(model, data)
+        path = self.store / f"{feature_key(model, data, trunk)}.pt"
+        if path.is_file():
+            try:
+                features = torch.load(path, weights_only=True)  # (V, T, C) or (V, C) float32
+                lead = 1 if model.three_d else 2  # (V,) clips or (V, T) frames
+                inputs = data.frames3d if model.three_d else data.frames
+                if features.shape[:lead] == inputs.shape[:lead]:
+                    log.info("%s features: reused %s (same trunk, frames and code)", split, path.name[:12])
+                    return replace(data, features=features, features_of=trunk)
+                log.info("%s features: %s has shape %s: computed afresh", split, path, tuple(features.shape))
+            except Exception as err:  # a truncated or foreign file: never trusted, recomputed
+                log.info("%s features: %s unreadable (%s): computed afresh", split, path, err)
+        featured = with_features(model, data)
+        with atomic_path(path) as tmp:
+            torch.save(featured.features, tmp)
+        return featured

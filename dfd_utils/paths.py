@@ -81,6 +81,10 @@ class Paths:
         return self.artifacts / "flow"
 
     @property
+    def features(self) -> Path:  # 04-09: a frozen trunk's features, one file per key (dfd_utils.features)
+        return self.artifacts / "features"
+
+    @property
     def models(self) -> Path:  # 04-07: best checkpoints
         return self.artifacts / "models"
 

@@ -81,3 +81,32 @@ def test_an_interval_always_contains_its_estimate():
     point = binary_metrics(labels, probs)
     for k, (low, high) in bootstrap_ci(labels, probs, [0, 0, 1, 1, 2, 2, 3, 3], n_boot=100, seed=0).items():
         assert low <= point[k] <= high, k
+
+
+def test_weighted_metrics_equal_sklearn_on_the_sample_with_its_repeats_written_out():
+    """One bootstrap draw, as weights, gives what sklearn gives on the resampled videos (ties included)."""
+    from sklearn import metrics as skm
+
+    from dfd_utils.evaluate import weighted_metrics
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 40)
+    probs = np.round(rng.random(40), 1)  # rounded: many tied scores across classes
+    called = probs >= 0.5
+    counts = rng.integers(0, 3, size=(5, 40))  # five draws: each video 0, 1 or 2 times
+    values = weighted_metrics(labels, probs, called, counts)
+    for b, row in enumerate(counts):
+        idx = np.repeat(np.arange(40), row)
+        y, p, pred = labels[idx], probs[idx], called[idx].astype(int)
+        expected = {"accuracy": skm.accuracy_score(y, pred), "precision": skm.precision_score(y, pred),
+                    "recall": skm.recall_score(y, pred), "f1": skm.f1_score(y, pred),
+                    "balanced_accuracy": skm.balanced_accuracy_score(y, pred), "roc_auc": skm.roc_auc_score(y, p),
+                    "log_loss": skm.log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])}
+        for k, v in expected.items():
+            assert values[k][b] == pytest.approx(v, rel=1e-12), (k, b)
+
+
+def test_metrics_of_one_class_and_of_no_fake_call():
+    m = binary_metrics([1, 1, 1], [0.2, 0.3, 0.4])  # nothing called FAKE, no REAL video
+    assert m["precision"] == 0.0 and m["recall"] == 0.0 and m["f1"] == 0.0 and m["accuracy"] == 0.0
+    assert np.isnan(m["roc_auc"]) and np.isnan(m["balanced_accuracy"])

@@ -103,6 +103,37 @@ def test_the_cache_computes_each_trunks_features_once():
     assert other["train"].features is not first["train"].features
 
 
+def test_stored_features_are_reused_only_under_their_exact_key(tmp_path, monkeypatch, caplog):
+    """A second stage (a new cache, the same store) loads the features the first computed, bit for bit; other
+    frames, another trunk or a damaged file are computed afresh."""
+    import dfd_utils.features as features_module
+
+    calls = []
+    real = features_module.with_features
+    monkeypatch.setattr(features_module, "with_features", lambda m, d: calls.append(1) or real(m, d))
+    net, data = model("baseline"), {"train": clips(), "val": clips(seed=1)}
+    first = FeatureCache(tmp_path)(net, data)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+    caplog.set_level("INFO", "dfd_utils.features")
+    again = FeatureCache(tmp_path)(model("cnn_rnn"), data)  # another detector on the same trunk and frames
+    assert len(calls) == 2 and "reused" in caplog.text
+    for split in data:
+        assert torch.equal(again[split].features, first[split].features)
+        assert again[split].features_of == first[split].features_of
+    changed = clips()
+    changed.frames[0, 0, 0, 0, 0] += 1  # one pixel of one frame
+    FeatureCache(tmp_path)(net, {"train": changed})
+    assert len(calls) == 3
+    FeatureCache(tmp_path)(model("baseline", seed=1), {"train": clips()})  # another trunk
+    assert len(calls) == 4
+    for path in tmp_path.glob("*.pt"):
+        path.write_bytes(b"not a tensor")
+    caplog.clear()
+    redone = FeatureCache(tmp_path)(net, data)
+    assert len(calls) == 6 and "unreadable" in caplog.text
+    assert torch.equal(redone["train"].features, first["train"].features)
+
+
 def test_trunk_and_seeds_are_checked():
     with pytest.raises(ValueError, match="trunk must be finetune or frozen, got 'fixed'"):
         TrainConfig(trunk="fixed")

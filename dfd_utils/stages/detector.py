@@ -147,7 +147,8 @@ def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitDat
 
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
-                   runs: str | Path | None = None, models: dict | None = None) -> Result:
+                   runs: str | Path | None = None, models: dict | None = None,
+                   feature_store: str | Path | None = None) -> Result:
     """Train ``name`` on the train split, choose thresholds on val, report on test.
 
     ``train``, ``frames``, ``evaluate``: sections of ``params.yaml`` (checked: an
@@ -155,7 +156,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     over ``train`` for ``name``. ``runs``: where the resumable training state goes
     (default ``root``'s ``artifacts/runs``); a caller whose results are a cached DVC
     output keeps it elsewhere, since optimiser states are large and worth nothing
-    once training ends.
+    once training ends. ``feature_store``: where a frozen trunk's features are kept between
+    stages (default ``root``'s ``artifacts/features``).
 
     ``train.seeds`` runs (seeds ``seed``, ``seed + 1``, ...) train on the same data;
     the first is the model the chapter shows, saves and explains, the others add
@@ -169,7 +171,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     eval_cfg = build(EvaluateConfig, evaluate, "evaluate")
     mcfg = model_config(name, settings, frame_cfg)
     data = {s: _load(paths, MODELS[name], s) for s in ("train", "val", "test")}  # the inputs the model reads
-    features = FeatureCache() if cfg.trunk == "frozen" else None
+    store = Path(feature_store) if feature_store is not None else paths.features
+    features = FeatureCache(store) if cfg.trunk == "frozen" else None
 
     def make_live(resume: bool):
         from dvclive import Live

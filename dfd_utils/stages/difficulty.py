@@ -51,16 +51,17 @@ def data_at(study: StudyConfig, strength: float) -> dict:
             "synthetic": knobs}
 
 
-def baseline_validation_auc(study: StudyConfig, root: Path) -> list[float]:
+def baseline_validation_auc(study: StudyConfig, root: Path, feature_store: Path | None = None) -> list[float]:
     """The baseline, trained as the study trains it, once per seed: its video AUC on ``root``'s validation split.
 
+    ``feature_store``: where a frozen trunk's features are kept (:class:`dfd_utils.features.FeatureCache`).
     The video score is the mean of the frame probabilities (the study's ranking score).
     """
     paths = Paths.at(root)
     cfg, settings = study.train_for("baseline")
     mcfg = model_config("baseline", settings, study.frames)
     data = {split: load_split(paths.frames, split) for split in ("train", "val")}
-    features = FeatureCache() if cfg.trunk == "frozen" else None
+    features = FeatureCache(feature_store) if cfg.trunk == "frozen" else None
     labels = data["val"].labels.numpy()
     aucs = []
     for seed in range(study.seed, study.seed + study.difficulty.seeds):
@@ -82,7 +83,7 @@ def sweep(study: StudyConfig, root: str | Path) -> pd.DataFrame:
         make_subset(data_at(study, strength), work, seed=study.seed, workers=study.workers)
         extract_frames(asdict(study.frames), splits, work, seed=study.seed, workers=study.workers)
         torch.manual_seed(study.seed)
-        for seed, auc in enumerate(baseline_validation_auc(study, work), start=study.seed):
+        for seed, auc in enumerate(baseline_validation_auc(study, work, Paths.at(root).features), start=study.seed):
             rows.append({"strength": strength, "seed": seed, "val_auc": auc})
         aucs = [round(r["val_auc"], 3) for r in rows[-cfg.seeds:]]
         log.info("strength %.2f: baseline validation AUC %s", strength, aucs)

@@ -123,7 +123,8 @@ def train_variant(variant: str, model_name: str, study: StudyConfig, root: str |
     return run_experiment(model_name, train, frames_for(study, variant), asdict(study.evaluate),
                           root=variant_root(root, variant), seed=study.seed, device=study.device,
                           data_info={"source": "faces", "variant": variant}, live=False,
-                          runs=runs_folder(root, variant), models=study.models)
+                          runs=runs_folder(root, variant), models=study.models,
+                          feature_store=Paths.at(root).features)  # shared with chapters 04-07 (keyed on the frames)
 
 
 def train_all(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]]:
