@@ -159,7 +159,7 @@ class RealFacesConfig:
 class DifficultyConfig:
     """Chapter 00: how strong the synthetic fakes' artifacts are, chosen by a rule before any model is compared."""
 
-    strengths: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4)  # each sets all five artifact knobs of data.synthetic
+    strengths: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4)  # each sets the five knobs of data.synthetic
     num_videos: int = 96  # clips per strength (the study's size, rate and frames)
     splits: tuple[float, float, float] = (0.5, 0.4, 0.1)  # train / val / test shares; the sweep never reads test
     seeds: int = 2  # baseline runs per strength, averaged
