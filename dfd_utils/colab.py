@@ -12,8 +12,8 @@ into each notebook, and ``tests/test_colab.py`` fails while one is stale:
   only, it clones the project, installs it with its ``study`` extra and says whether
   the session must restart; elsewhere it does nothing and prints nothing.
 
-The install cell cannot use this package (it is what the cell installs), so its logic
-stays in the cell, short.
+The install cell cannot import this package (it is what the cell installs): it runs
+``dfd_utils/colab_install.py``, standard library only, fetched from the repository.
 """
 
 from __future__ import annotations
@@ -42,36 +42,15 @@ root = "."  # where the study's files go, relative to the project (the tests use
 params = None'''
 
 INSTALL_CELL = '''\
-# On Colab only (elsewhere this cell does nothing): fetch the study and install it with its study extra,
-# then say whether the session must restart (pip replaced a package it had already imported, e.g. numpy).
+# On Colab only (elsewhere this cell does nothing): clone the study, install it with its study extra and say
+# whether the session must restart (pip replaced a package it had already imported, e.g. numpy):
+# dfd_utils/colab_install.py, fetched from the repository, does it with the standard library alone.
 import sys
+from urllib.request import urlopen
 
 if "google.colab" in sys.modules:
-    import importlib
-    import os
-    from importlib import metadata
-
-    repo, project = "{url}", "{project}"
-    if not os.path.isdir(project):
-        !git clone --depth 1 -q {{repo}} {{project}}
-
-    def versions():
-        return {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
-
-    before = versions()
-    !{{sys.executable}} -m pip install -q "{{project}}[study]"
-    importlib.invalidate_caches()
-    after = versions()
-    imported = {{d.lower() for m, ds in metadata.packages_distributions().items() if m in sys.modules for d in ds}}
-    changed = [f"{{n}} {{v}} -> {{after.get(n)}}" for n, v in before.items() if n in imported and after.get(n) != v]
-    %cd {{project}}/notebooks
-    if changed:
-        import warnings
-
-        warnings.filterwarnings("ignore", "To exit")  # IPython's hint after SystemExit: not what to do here
-        print("pip replaced packages this session had already imported:", ", ".join(changed))
-        raise SystemExit("Restart the session (Runtime > Restart session), then run the notebook again from the top.")
-    print("The study is installed: no restart needed.")'''
+    exec(urlopen("{script}").read(), {{"REPO": "{url}", "PROJECT": "{project}"}})  # noqa: E501'''
+INSTALL_SCRIPT = "dfd_utils/colab_install.py"
 
 
 def pyproject_url(root: Path | None = None) -> str:
@@ -111,8 +90,15 @@ def badge(url: str, notebook: str) -> str:
            f"notebooks/{notebook})"
 
 
-def install_cell(url: str) -> str:
-    return INSTALL_CELL.format(url=url, project=COLAB_PROJECT)
+def script_url(url: str) -> str:
+    """Where the install cell fetches ``colab_install.py``: GitHub's raw file on ``BRANCH``, or a local clone's."""
+    if url.startswith("https://github.com/"):
+        return f"https://raw.githubusercontent.com/{url.removeprefix('https://github.com/')}/{BRANCH}/{INSTALL_SCRIPT}"
+    return f"{url}/{INSTALL_SCRIPT}"  # file:///path/to/repository (the simulated Colab test)
+
+
+def install_cell(url: str, project: str = COLAB_PROJECT) -> str:
+    return INSTALL_CELL.format(script=script_url(url), url=url, project=project)
 
 
 def _tags(cell) -> list[str]:
@@ -137,7 +123,8 @@ def render(nb, notebook: str, url: str):
         raise ValueError(f"{notebook}: needs exactly one cell tagged parameters")
     cell = params[0]
     lines = cell.source.splitlines()
-    own = lines[next(i for i, line in enumerate(lines) if line.startswith("params =")) + 1:]  # e.g. model_name
+    last = next(i for i, line in enumerate(lines) if line.startswith("params ="))
+    own = lines[last + 1:]  # the notebook's own parameters, e.g. model_name
     cell.source = "\n".join([PARAMETERS_HELP, *own])
 
     old = [c for c in nb.cells if TAG in _tags(c) or c.source.startswith("# On Colab")]

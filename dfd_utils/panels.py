@@ -19,8 +19,10 @@ import torch
 from dfd_utils import plots
 from dfd_utils.datasets import SplitData
 from dfd_utils.flow import load_flow
+from dfd_utils.frame_store import load_video_frames
 from dfd_utils.gradcam import gradcam
 from dfd_utils.models import Detector
+from dfd_utils.paths import Paths, require
 
 RULE_COLUMNS = ["threshold", "accuracy", "precision", "recall", "f1", "balanced_accuracy", "roc_auc"]
 
@@ -98,6 +100,40 @@ def first_fake(data: SplitData) -> int:
     """The index of the split's first FAKE video (the first video when there is none)."""
     fakes = np.flatnonzero(data.labels.numpy() == 1)
     return int(fakes[0]) if len(fakes) else 0
+
+
+def example_pair(root: str | Path, split: str = "test") -> tuple[str, str | None]:
+    """The first FAKE video of ``split`` (the one :func:`gradcam_strip` explains) and its original, if listed."""
+    manifest = pd.read_csv(require(Paths.at(root).frames / "manifest.csv", "frames"), keep_default_na=False)
+    videos = manifest[manifest.split == split].drop_duplicates("video").sort_values("video")
+    fakes = videos[videos.label == 1]
+    if fakes.empty:
+        raise ValueError(f"{Paths.at(root).frames}: no FAKE video in the {split} split to show")
+    fake = fakes.iloc[0]
+    return fake.video, (fake.original or None)
+
+
+def example_frames(root: str | Path, frames: int = 6, three_d: bool = False) -> dict[str, np.ndarray]:
+    """What a detector reads of one fake and its original, ``frames`` evenly spaced of each: ``{title: (n, H, W, 3)}``.
+
+    ``three_d``: the square frames the 3D CNN reads instead of the 2D models' frames.
+    """
+    store = Paths.at(root).frames
+    fake, original = example_pair(root)
+    rows = {f"REAL {original}": load_video_frames(store, original, three_d)} if original else {}
+    rows[f"FAKE {fake}"] = load_video_frames(store, fake, three_d)  # (T, H, W, 3) uint8
+    picks = np.linspace(0, len(rows[f"FAKE {fake}"]) - 1, frames).round().astype(int)
+    return {title: video[picks] for title, video in rows.items()}
+
+
+def example_flow(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The fake of :func:`example_pair` as the two-stream models read it.
+
+    Returns frames ``(T, H, W, 3)`` uint8 and the flows that end at them ``(T, 2, h, w)``.
+    """
+    paths = Paths.at(root)
+    fake, _ = example_pair(root)
+    return load_video_frames(paths.frames, fake), load_flow(require(paths.flow, "flow"), fake)
 
 
 def video_cams(model: Detector, data: SplitData, v: int) -> torch.Tensor:

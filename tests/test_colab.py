@@ -169,9 +169,8 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
         project = content / "dfd"
         nb = nbformat.read(ROOT / "notebooks" / "04_baseline.ipynb", as_version=4)
         install = next(c for c in nb.cells if colab.TAG in c.metadata.get("tags", []))
-        constants = f'"{colab.repository_url()}", "{colab.COLAB_PROJECT}"'
-        assert install.source.count(constants) == 1
-        install.source = install.source.replace(constants, f'"file://{source}", "{project}"')
+        assert install.source == colab.install_cell(colab.repository_url())
+        install.source = colab.install_cell(f"file://{source}", str(project))
         notebook = sim / "04_baseline.ipynb"
         nbformat.write(nb, notebook)
 
@@ -202,3 +201,19 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
     finally:
         shutil.rmtree(sim, ignore_errors=True)
         assert [_sha256(p) for p in sentinels] == before, "the copy wrote into the original environment"
+
+
+def test_the_install_script_names_each_imported_package_pip_replaced():
+    from dfd_utils.colab_install import replaced
+
+    before = {"numpy": "2.0.2", "pandas": "2.2.2", "tqdm": "4.0", "rich": "13.0"}
+    after = {"numpy": "2.4.6", "pandas": "2.2.2", "tqdm": "4.1"}  # rich removed, tqdm changed but not imported
+    assert replaced(before, after, {"numpy", "pandas", "rich"}) == ["numpy 2.0.2 -> 2.4.6", "rich 13.0 -> None"]
+
+
+def test_the_install_cell_fetches_the_script_of_the_repository_it_clones():
+    cell = colab.install_cell("https://github.com/someone/dfd-fork")
+    assert "https://raw.githubusercontent.com/someone/dfd-fork/main/dfd_utils/colab_install.py" in cell
+    assert '"REPO": "https://github.com/someone/dfd-fork", "PROJECT": "/content/dfd"' in cell
+    assert colab.script_url("file:///tmp/repo") == "file:///tmp/repo/dfd_utils/colab_install.py"
+    assert (ROOT / colab.INSTALL_SCRIPT).is_file()

@@ -222,3 +222,24 @@ def test_html_table_keeps_multi_level_headers():
     assert "('full'" not in out  # no tuple text
     assert "<th>input</th>" in out and "<th>model</th>" in out  # level names kept
     assert "<th>share</th>" in out and "<td>0.910</td>" in out
+
+
+def test_example_frames_show_the_first_test_fake_and_its_original(tmp_path):
+    import cv2
+
+    frames = tmp_path / "artifacts" / "frames"
+    rows = []
+    for video, label, original, split in [("b.mp4", 1, "a.mp4", "test"), ("a.mp4", 0, "", "test"),
+                                          ("c.mp4", 1, "a.mp4", "test"), ("z.mp4", 1, "y.mp4", "train")]:
+        for t in range(16):
+            for sub, size in (("", (12, 20)), ("3d", (16, 16))):
+                folder = frames / video[:-4] / sub
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f"{t:02d}.jpg"), np.full((*size, 3), 10 * t, np.uint8))
+            rows.append({"video": video, "label": label, "original": original, "position": t, "split": split})
+    pd.DataFrame(rows).to_csv(frames / "manifest.csv", index=False)
+    assert panels.example_pair(tmp_path) == ("b.mp4", "a.mp4")  # sorted: b before c; train's z never
+    shown = panels.example_frames(tmp_path, 4)
+    assert list(shown) == ["REAL a.mp4", "FAKE b.mp4"] and shown["FAKE b.mp4"].shape == (4, 12, 20, 3)
+    assert [int(f[0, 0, 0]) for f in shown["FAKE b.mp4"]] == pytest.approx([0, 50, 100, 150], abs=2)  # 0, 5, 10, 15
+    assert panels.example_frames(tmp_path, 8, three_d=True)["FAKE b.mp4"].shape == (8, 16, 16, 3)

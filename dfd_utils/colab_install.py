@@ -1,0 +1,58 @@
+"""What every notebook's install cell runs on Colab: clone the study, install it, say whether to restart.
+
+The cell cannot import this package (it is what the cell installs), so this file is
+standard library only and the cell runs it from the repository as text::
+
+    exec(urlopen("<raw URL of this file>").read(), {"REPO": "<repository>", "PROJECT": "/content/dfd"})
+
+It clones ``REPO`` into ``PROJECT`` once (a rerun finds the clone), installs it with
+its ``study`` extra, and compares the versions of the packages the running kernel has
+already imported before and after pip: when pip replaced one (Colab preloads numpy and
+pandas, older than the study's pins), the old copy stays loaded until the session
+restarts, so it stops and says so; otherwise it says no restart is needed. Either way
+it leaves the kernel in ``PROJECT/notebooks``, where the notebooks expect to run.
+"""
+
+import importlib
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+
+def versions() -> dict[str, str]:
+    """Every installed distribution's version, by lower-case name."""
+    return {d.metadata["Name"].lower(): d.version for d in metadata.distributions()}
+
+
+def imported_distributions() -> set[str]:
+    """The distributions of the modules this process has imported (lower-case names)."""
+    return {d.lower() for module, dists in metadata.packages_distributions().items() if module in sys.modules
+            for d in dists}
+
+
+def replaced(before: dict[str, str], after: dict[str, str], imported: set[str]) -> list[str]:
+    """``"name old -> new"`` for each imported distribution whose version pip changed (or removed)."""
+    return [f"{name} {old} -> {after.get(name)}" for name, old in before.items()
+            if name in imported and after.get(name) != old]
+
+
+def install(repo: str, project: str) -> None:
+    if not os.path.isdir(project):
+        subprocess.run(["git", "clone", "--depth", "1", "-q", repo, project], check=True)
+    before = versions()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{project}[study]"], check=True)
+    importlib.invalidate_caches()
+    changed = replaced(before, versions(), imported_distributions())
+    os.chdir(os.path.join(project, "notebooks"))
+    if changed:
+        import warnings
+
+        warnings.filterwarnings("ignore", "To exit")  # IPython's hint after SystemExit: not what to do here
+        print("pip replaced packages this session had already imported:", ", ".join(changed))
+        raise SystemExit("Restart the session (Runtime > Restart session), then run the notebook again from the top.")
+    print("The study is installed: no restart needed.")
+
+
+if "REPO" in globals() and "PROJECT" in globals():  # run by an install cell's exec
+    install(REPO, PROJECT)  # noqa: F821
