@@ -174,6 +174,14 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
+def _interval_verdict(status: str, agreeing: int, seeds: int, side: str, bound: float, suffix: str) -> Verdict:
+    """``status`` when every seed agrees with an interval lying ``side`` of ``bound``, else "not shown"."""
+    where = f"the 95 % interval lies {side} {_fmt(bound)}"
+    if agreeing == seeds:
+        return Verdict(status, agreeing, seeds, f"{where} and so does every seed.{suffix}")
+    return Verdict("not shown", agreeing, seeds, f"{where}, but only {agreeing} of {seeds} seeds do.{suffix}")
+
+
 def decide(e: Evidence) -> Verdict:
     """The verdict of one check: the interval's side of the bound, kept only where every seed agrees."""
     against = e.bound if e.against is None else e.against
@@ -190,17 +198,9 @@ def decide(e: Evidence) -> Verdict:
     # A claim of "no better than chance" holds below chance + margin but fails above chance itself: the two
     # regions overlap, and an interval wholly above chance contradicts it however close to chance it lies.
     if d * (far - against) < 0:
-        if for_other == n:
-            return Verdict("contradicted", for_other, n, f"the 95 % interval lies {other} {_fmt(against)} and so "
-                                                         f"does every seed.{suffix}")
-        return Verdict("not shown", for_other, n, f"the 95 % interval lies {other} {_fmt(against)}, but only "
-                                                  f"{for_other} of {n} seeds do.{suffix}")
+        return _interval_verdict("contradicted", for_other, n, other, against, suffix)
     if d * (near - e.bound) > 0:
-        if for_claim == n:
-            return Verdict("holds", for_claim, n, f"the 95 % interval lies {side} {_fmt(e.bound)} and so does "
-                                                  f"every seed.{suffix}")
-        return Verdict("not shown", for_claim, n, f"the 95 % interval lies {side} {_fmt(e.bound)}, but only "
-                                                  f"{for_claim} of {n} seeds do.{suffix}")
+        return _interval_verdict("holds", for_claim, n, side, e.bound, suffix)
     span = f"the 95 % interval [{_fmt(e.low)}, {_fmt(e.high)}]"
     if against == e.bound:
         return Verdict("not shown", for_claim, n, f"{span} includes {_fmt(e.bound)}.{suffix}")

@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from dfd_utils.datasets import SplitData
+from dfd_utils.digest import tensor_digest
 from dfd_utils.io import atomic_path
 from dfd_utils.models import Detector
 
@@ -45,13 +46,9 @@ BATCH = 64  # frames per forward pass: part of a stored file's key (a batch size
 
 
 def trunk_digest(model: Detector) -> str:
-    """SHA-256 of the trunk's weights and buffers (BatchNorm statistics included)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.cnn.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
-    return h.hexdigest()
+    """SHA-256 of the trunk's weights and buffers (BatchNorm statistics included), with their names."""
+    state = sorted(model.cnn.state_dict().items())
+    return tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
 
 
 @torch.no_grad()
@@ -101,7 +98,7 @@ def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
              torch.__version__, torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(),
              str(conv.device), conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous())
     h.update(repr(facts).encode())
-    h.update(inputs.contiguous().reshape(-1).numpy().data)
+    h.update(tensor_digest(inputs).encode())
     return h.hexdigest()
 
 

@@ -13,7 +13,6 @@ after it train.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import os
@@ -27,6 +26,7 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
 from dfd_utils.datasets import Batched, SplitData, make_view, whole
+from dfd_utils.digest import tensor_digest
 from dfd_utils.features import features_fit, with_features
 from dfd_utils.io import atomic_path, progress
 from dfd_utils.losses import LossConfig, class_weights, make_loss
@@ -136,19 +136,6 @@ def _set_rng_state(state: dict, generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
-def tensor_digest(*tensors: torch.Tensor | None) -> str:
-    """SHA-256 of tensors' values (shape and dtype included): what a run trains on, exactly."""
-    h = hashlib.sha256()
-    for t in tensors:
-        if t is None:
-            h.update(b"none")
-            continue
-        t = t.detach().cpu().contiguous()
-        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
-    return h.hexdigest()
-
-
 def split_digest(data: SplitData) -> str:
     """The content of a split: its videos, labels, frames, flows and 3D frames."""
     return digest([data.videos, data.families, tensor_digest(data.labels, data.frames, data.flows, data.frames3d)])
@@ -168,6 +155,15 @@ def run_stamp(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfi
                 "model": type(model).__name__, "model_settings": model_settings or {}}
     code = {**CODE, "model_module": type(model).__module__}
     return stamp({"train": split_digest(train), "val": split_digest(val), "initial_weights": weights}, settings, code)
+
+
+def log_epoch(live, record: dict) -> None:
+    """One epoch's ``record`` to DVCLive at the epoch's own step (also after a resume, or when rewritten whole)."""
+    live.step = record["epoch"] - 1
+    for key, value in record.items():
+        if key != "epoch":
+            live.log_metric(key, value)
+    live.next_step()
 
 
 def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run_dir: str | os.PathLike,
@@ -252,11 +248,7 @@ def _run_epochs(model, train, val, cfg, run_dir, state, optimizer, scaler, gener
         _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
                       "scaler": scaler.state_dict(), "rng": _rng_state(generator), "made_by": made_by}, last)
         if live is not None:
-            live.step = state["epoch"] - 1  # the epoch's own step, also after a resume
-            for k, v in record.items():
-                if k != "epoch":
-                    live.log_metric(k, v)
-            live.next_step()
+            log_epoch(live, record)
         log.info("epoch %(epoch)d: train loss %(train_loss).4f, val loss %(val_loss).4f, val AUC %(val_auc).3f",
                  record)
         if on_epoch_end is not None:

@@ -30,7 +30,7 @@ from dfd_utils.models import MODELS, Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.precision import prepare, resolve_device
 from dfd_utils.settings import EvaluateConfig, ModelSettings, TrainConfig
-from dfd_utils.train import fit, predict
+from dfd_utils.train import fit, log_epoch, predict
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,7 @@ def write_live(folder: Path, history: list[dict]) -> None:
 
     with Live(str(folder), resume=False, save_dvc_exp=False, dvcyaml=None, report=None) as logger:
         for record in history:
-            logger.step = record["epoch"] - 1
-            for key, value in record.items():
-                if key != "epoch":
-                    logger.log_metric(key, value)
-            logger.next_step()
+            log_epoch(logger, record)
 
 
 SEED_METRICS = ("roc_auc", "accuracy", "balanced_accuracy", "log_loss")  # what the spread over seeds reports
