@@ -18,8 +18,8 @@ loss and any decision taken at a stated probability can. Three measures:
 ``T > 0`` fitted by minimising the *validation* log loss; the test split is never seen,
 so the test figures after it are an honest estimate. ``T > 1`` softens over-confident
 probabilities toward 0.5, ``T < 1`` sharpens timid ones. Because ``p -> sigmoid(logit(p) / T)``
-is strictly increasing, the ranking of the videos, hence ROC AUC and the ROC curve, is
-unchanged; so is every decision by a threshold moved with it.
+is strictly increasing (on the clipped probabilities), the ranking of the videos, hence ROC
+AUC and the ROC curve, is unchanged; so is every decision by a threshold moved with it.
 
 For the per-frame models (baseline, two-stream per frame) the video score is the mean of
 the frame probabilities (:func:`dfd_utils.evaluate.score_table`), not the sigmoid of a
@@ -59,12 +59,16 @@ def logit(probs) -> np.ndarray:
 def apply_temperature(probs, temperature: float) -> np.ndarray:
     """``sigmoid(logit(p) / T)``: the probabilities after temperature scaling (same shape as ``probs``).
 
-    Strictly increasing in ``p`` for any ``T > 0``, so it keeps the order of the scores.
+    Strictly increasing in ``p`` on ``[EPS, 1 - EPS]`` for any ``T > 0``, so it keeps the order of the
+    scores, hence ROC AUC. Scores beyond the clip (closer than 1e-6 to 0 or 1) tie at it, as the
+    study's log loss already treats them; and a sharpening ``T`` can round a probability within about
+    1e-16 of 1 to 1.0 in float64.
     """
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     z = logit(probs) / float(temperature)  # (N,)
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the sigmoid, without overflow for large |z|
+    e = np.exp(-np.abs(z))  # (N,) in (0, 1]: no overflow, and small probabilities keep their precision
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def log_loss(labels, probs) -> float:
