@@ -170,3 +170,46 @@ def test_the_reliability_figure_has_one_panel_per_model():
     drawn_axes = [ax for ax in fig.axes if ax.axison]
     assert [ax.get_title() for ax in drawn_axes] == list(records)
     assert plots.shown_width_in(fig) <= plots.PAGE_WIDTH_IN + 0.05
+
+
+# ------------------------------------------------------------------------------------------------ dfd predict
+
+INPUT = {"num_frames": 16, "height": 108, "width": 192, "size_3d": 32}
+
+
+def predict_json(capsys, clip, checkpoint, *more):
+    from dfd_utils.cli import main
+
+    code = main(["predict", str(clip), "--checkpoint", str(checkpoint), "--json", *map(str, more)])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_dfd_predict_reports_the_calibrated_probability_and_decides_on_the_raw_score(tmp_path, capsys):
+    from conftest import make_checkpoint, write_clip
+    from dfd_utils.cli import main
+
+    clip = write_clip(tmp_path / "a.mp4")
+    t = 0.25  # sharpens: an untrained model's probabilities near 0.5 move visibly
+    for name in ("baseline", "cnn_rnn"):  # the share rule of a per-frame model, a whole-video model's probability
+        plain = make_checkpoint(tmp_path / f"{name}.pt", name, extra={"input": INPUT})
+        hot = make_checkpoint(tmp_path / f"{name}_t.pt", name, extra={"input": INPUT, "temperature": t})
+        before, after = predict_json(capsys, clip, plain), predict_json(capsys, clip, hot)
+        assert (before["temperature"], before["calibrated"]) == (None, False)
+        assert (after["temperature"], after["calibrated"]) == (t, True)
+        raw, cal = before["results"][0], after["results"][0]
+        assert raw["prob_raw"] is None and cal["prob_raw"] == raw["prob_fake"]
+        assert cal["prob_fake"] == pytest.approx(apply_temperature([raw["prob_fake"]], t)[0], abs=2e-4)
+        assert abs(cal["prob_fake"] - 0.5) > abs(raw["prob_fake"] - 0.5)
+        for key in ("score", "verdict", "share_fake", "frame_probs"):  # the decision stays on the raw scores
+            assert cal[key] == raw[key], (name, key)
+        between = (raw["prob_fake"] + cal["prob_fake"]) / 2  # a threshold the calibrated probability crosses
+        again = predict_json(capsys, clip, hot, "--threshold", between)["results"][0]
+        if name == "cnn_rnn":
+            assert again["verdict"] == ("FAKE" if raw["prob_fake"] >= between else "REAL")  # the raw score decides
+    assert main(["predict", str(clip), "--checkpoint", str(hot)]) == 0
+    out = capsys.readouterr().out
+    assert f"prob_fake is calibrated: temperature {t:g}" in out and "(raw " in out
+    bad = make_checkpoint(tmp_path / "bad.pt", extra={"input": INPUT, "temperature": -1.0})
+    assert main(["predict", str(clip), "--checkpoint", str(bad)]) == 2
+    assert "temperature must be a finite number > 0" in capsys.readouterr().err
