@@ -18,6 +18,7 @@ The package follows the data path; each module holds one idea::
     evaluate.py         video scores (frame-to-video rules), metrics, thresholds, bootstrap intervals
     gradcam.py          where a detector looks
     report.py       08  comparison tables and their computed reading
+    calibration.py  11  reliability, ECE, a temperature fitted on validation (``dfd predict`` applies it)
     plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
     predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
     stages/             each notebook's work as functions (subset, frames, flow, detector, real_faces)

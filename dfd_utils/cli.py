@@ -58,6 +58,8 @@ examples:
 prob_fake is a probability (per-frame models: the mean of the frame probabilities);
 share_fake is the share of frames called FAKE (p >= 0.5). The verdict applies the
 checkpoint's rule (the paper's: share_fake) to its threshold, chosen on validation.
+A checkpoint with a temperature (fitted on validation) reports prob_fake calibrated,
+beside the model's own (prob_raw); the verdict and frame probabilities stay raw.
 
 exit codes:
   0  every input scored
@@ -94,17 +96,23 @@ def _predict(args) -> int:
     note = source_note(predictor.payload)
     if args.json:
         print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
-                          "rule": predictor.rule, "threshold": predictor.threshold, "note": note,
+                          "rule": predictor.rule, "threshold": predictor.threshold,
+                          "temperature": predictor.temperature, "calibrated": predictor.temperature is not None,
+                          "note": note,
                           "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False))
     else:
         print(f"model {predictor.payload['model']} ({checkpoint}), rule {predictor.rule}, "
               f"threshold {predictor.threshold:g}")
+        if predictor.temperature is not None:
+            print(f"prob_fake is calibrated: temperature {predictor.temperature:.3g}, fitted on validation "
+                  "(raw: the model's own probability; the verdict uses the raw score)")
         if note:
             print(f"note: {note}", file=sys.stderr)
         for r in results:
             if r.ok:
                 share = f"  share_fake={r.share_fake:.2f}" if r.share_fake is not None else ""
-                line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{share}  {r.seconds:.2f}s  {r.path}"
+                raw = f" (raw {r.prob_raw:.3f})" if r.prob_raw is not None else ""
+                line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{raw}{share}  {r.seconds:.2f}s  {r.path}"
                 if r.frame_probs is not None:
                     line += "\n      frames: " + " ".join(f"{p:.2f}" for p in r.frame_probs)
                 for w in r.warnings:
@@ -125,6 +133,7 @@ def _info(args) -> int:
     info = {"model": payload["model"], "table": model.table, "level": model.level,
             "parameters": sum(p.numel() for p in model.parameters()), "config": payload["model_cfg"],
             "input": payload.get("input"), "threshold": payload.get("threshold"), "rule": payload.get("rule"),
+            "temperature": payload.get("temperature"),
             "trained_on": payload.get("data"), "seed": payload.get("seed"),
             "validation_metrics": payload.get("val_metrics"), "test_metrics": payload.get("test_metrics"),
             "dfd_version": version()}

@@ -234,3 +234,36 @@ def difficulty_sweep(table, chosen: float, target: float, ax=None):
            ylim=(0.4, 1.03))
     ax.legend(loc="lower right", fontsize=SMALLEST_FONT_PT + 1)
     return fit_page(fig)
+
+
+def reliability_diagrams(records: dict, columns: int = 3):
+    """Reliability diagrams on the test split, one panel per model (chapter 11): for each equal-width bin of the
+    probability of FAKE, the share of FAKE videos in it against the bin's mean probability, before (grey) and
+    after (blue) temperature scaling; the diagonal is perfect calibration, a point's size its number of videos.
+
+    ``records``: ``{model: dfd_utils.calibration.ModelCalibration}`` (its ``bins_before`` and ``bins_after``).
+    """
+    n = len(records)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax, (name, r) in zip(axes.flat, records.items()):
+        ax.plot([0, 1], [0, 1], ":", color="grey", lw=1)
+        after = f"after, T = {r.temperature:.2f} (ECE {r.ece_after:.2f})"
+        for bins, colour, label in ((r.bins_before, "0.55", f"before (ECE {r.ece_before:.2f})"),
+                                    (r.bins_after, "tab:blue", after)):
+            used = bins[bins["count"] > 0]
+            ax.plot(used["confidence"], used["observed"], "-", color=colour, lw=1)
+            ax.scatter(used["confidence"], used["observed"], s=12 + 60 * used["count"] / used["count"].sum(),
+                       color=colour, label=label, zorder=3)
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=name)
+        ax.title.set_fontsize(10)
+        ax.legend(fontsize=SMALLEST_FONT_PT, loc="upper left")
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+        elif i + cols >= n:  # nothing drawn below it
+            ax.set_xlabel("mean probability of FAKE")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share FAKE")
+    return fit_page(fig)

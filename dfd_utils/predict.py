@@ -4,6 +4,12 @@ A checkpoint carries everything needed (model, input size, face crop or full fra
 the threshold chosen on validation, the decision rule), so a video is read, sampled,
 cropped and resized exactly as the training data was, whatever its resolution or
 orientation.
+
+A checkpoint that carries a ``temperature`` (fitted on the validation split when it was
+trained: :mod:`dfd_utils.calibration`, chapter 11) has its reported probability of FAKE
+calibrated by it. The verdict is not: it compares the checkpoint's score (the share of
+FAKE frames, or a whole-video model's own probability) with the threshold that was chosen
+on the raw scores, and the frame probabilities stay the model's own.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfd_utils.calibration import apply_temperature
 from dfd_utils.evaluate import FRAME_RULES, video_scores
 from dfd_utils.face_tracking import track_clip
 from dfd_utils.flow import video_flow
@@ -29,7 +36,9 @@ from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frame
 @dataclass
 class Prediction:
     path: str
-    prob_fake: float | None = None  # probability of FAKE (per-frame models: the mean of frame probabilities)
+    prob_fake: float | None = None  # probability of FAKE (per-frame models: the mean of frame probabilities),
+    # calibrated by the checkpoint's temperature when it carries one
+    prob_raw: float | None = None  # the model's own probability when prob_fake is calibrated, else None
     share_fake: float | None = None  # per-frame models: the share of frames with p >= 0.5 (the paper's rule)
     verdict: str | None = None  # "FAKE" | "REAL": the checkpoint's rule (score) against its threshold
     score: float | None = None  # what the verdict thresholds: share_fake under the paper's rule, else prob_fake
@@ -61,6 +70,16 @@ def input_config(payload: dict, checkpoint: str | Path) -> FrameConfig:
         raise ValueError(f"{checkpoint}: its frame settings cannot be used ({err})") from None
 
 
+def temperature_of(payload: dict, checkpoint: str | Path) -> float | None:
+    """The temperature a checkpoint carries (fitted on validation), or None: older checkpoints have none."""
+    t = payload.get("temperature")
+    if t is None:
+        return None
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+        raise ValueError(f"{checkpoint}: its temperature must be a finite number > 0, got {t!r}")
+    return float(t)
+
+
 class Predictor:
     def __init__(self, checkpoint: str | Path, threshold: float | None = None):
         self.model, self.payload = load_checkpoint(checkpoint)
@@ -72,6 +91,7 @@ class Predictor:
             raise ValueError(f"{where} must be a finite number, got {chosen!r}")
         self.threshold = float(chosen)
         self.rule = self.payload.get("rule", "share")  # how frame probabilities become the video's score
+        self.temperature = temperature_of(self.payload, checkpoint)  # None: probabilities reported as they are
         if self.model.level == "frame" and self.rule not in FRAME_RULES:
             raise ValueError(f"{checkpoint}: unknown frame-to-video rule {self.rule!r}; expected one of "
                              f"{', '.join(FRAME_RULES)}")
@@ -121,6 +141,9 @@ class Predictor:
             result.seconds = round(time.perf_counter() - start, 3)
             return result
         result.prob_fake, result.score = round(prob, 4), round(score, 4)
+        if self.temperature is not None:  # the reported probability only: the verdict keeps the raw score
+            result.prob_raw = result.prob_fake
+            result.prob_fake = round(float(apply_temperature([prob], self.temperature)[0]), 4)
         result.verdict = "FAKE" if score >= self.threshold else "REAL"
         result.seconds = round(time.perf_counter() - start, 3)
         return result

@@ -27,11 +27,12 @@ def _outputs(path) -> str:
 
 def test_every_notebook_runs_and_each_detector_leaves_its_results():
     executed = run_smoke_study()
-    assert len(executed) == len(RUNS) == 12
+    assert len(executed) == len(RUNS) == 13
     paths = Paths.at(ROOT)
     for name in MODEL_NAMES:
         assert (paths.models / f"{name}.pt").is_file() and (paths.metrics / f"{name}.json").is_file(), name
     assert (paths.metrics / "summary.json").is_file() and (paths.metrics / "real_faces.json").is_file()
+    assert (paths.metrics / "calibration.json").is_file()
 
 
 def test_the_comparison_chapter_prints_its_computed_reading():
@@ -56,6 +57,17 @@ def test_the_claims_chapter_glues_a_verdict_for_every_claim():
     cited = set(re.findall(r"\{glue:text\}`([^`:]+)", prose))
     assert cited and cited <= set(glued), sorted(cited - set(glued))
     assert "Of the paper's" in _outputs(run_smoke_study()["10_claims"])
+
+
+def test_the_calibration_chapter_reads_its_numbers_and_keeps_them():
+    """The reading is computed from the table; metrics/calibration.json holds every model's T, ECE and log loss."""
+    text = _outputs(run_smoke_study()["11_calibration"])
+    assert "Over-confident on validation (T > 1" in text and "Test ECE lower after scaling" in text
+    kept = json.loads((Paths.at(ROOT).metrics / "calibration.json").read_text())
+    assert set(kept) == set(MODEL_NAMES)
+    for record in kept.values():
+        assert record["temperature"] > 0
+        assert {"ece_before", "ece_after", "log_loss_before", "log_loss_after"} <= set(record)
 
 
 def test_a_detector_chapter_shows_its_headline_and_rules():

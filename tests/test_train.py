@@ -115,6 +115,12 @@ def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
     videos = pd.read_csv(tmp_path / "False" / "artifacts" / "predictions" / "baseline" / "videos.csv")
     assert set(videos.split) == {"val", "test"} and {"share", "mean", "max", "topk", "prob"} <= set(videos.columns)
     assert (tmp_path / "False" / "metrics" / "baseline.json").is_file()
+    from dfd_utils.calibration import fit_temperature  # the checkpoint's temperature: fitted on validation only
+
+    val = videos[videos.split == "val"]
+    temps = [torch.load(tmp_path / str(f) / "artifacts" / "models" / "baseline.pt", weights_only=True)["temperature"]
+             for f in (False, True)]
+    assert temps[0] == temps[1] == pytest.approx(fit_temperature(val.label, val.prob))
 
 
 @pytest.mark.slow
