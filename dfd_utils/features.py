@@ -93,10 +93,11 @@ def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
     h = hashlib.sha256()
     for source in sorted(MODELS_CODE.glob("*.py")):
         h.update(source.name.encode() + source.read_bytes())
-    conv = next(p for p in model.cnn.parameters() if p.dim() == 4)
+    conv = next(p for p in model.cnn.parameters() if p.dim() in (4, 5))  # a 2D or an inflated 3D kernel
+    channels_last = torch.channels_last if conv.dim() == 4 else torch.channels_last_3d
     facts = (trunk, type(model).pooled.__qualname__, model.three_d, tuple(inputs.shape), str(inputs.dtype), BATCH,
              torch.__version__, torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(),
-             str(conv.device), conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous())
+             str(conv.device), conv.is_contiguous(memory_format=channels_last) and not conv.is_contiguous())
     h.update(repr(facts).encode())
     h.update(tensor_digest(inputs).encode())
     return h.hexdigest()

@@ -134,6 +134,15 @@ def test_stored_features_are_reused_only_under_their_exact_key(tmp_path, monkeyp
     assert torch.equal(redone["train"].features, first["train"].features)
 
 
+def test_stored_3d_features_round_trip(tmp_path):
+    """The 3D CNN's clip features (an inflated trunk, 5-D kernels) are stored and reused like the frames'."""
+    net, data = model("cnn3d"), {"train": clips()}
+    first = FeatureCache(tmp_path)(net, data)
+    again = FeatureCache(tmp_path)(model("cnn3d"), data)
+    assert first["train"].features.shape == (6, 512) and len(list(tmp_path.glob("*.pt"))) == 1
+    assert torch.equal(again["train"].features, first["train"].features)
+
+
 def test_trunk_and_seeds_are_checked():
     with pytest.raises(ValueError, match="trunk must be finetune or frozen, got 'fixed'"):
         TrainConfig(trunk="fixed")
