@@ -135,3 +135,33 @@ def test_bad_frames_per_video_settings_are_refused_by_name(section, message):
     params["frames_per_video"] = section
     with pytest.raises(ConfigError, match=message):
         parse(params, "demo.yaml")
+
+
+# ------------------------------------------------------------------------------------------------ feature reuse
+
+
+def test_positions_within_a_larger_sampling():
+    assert frame_count.positions_within([count_indices(30, 4)], [count_indices(30, 32)]) == [[0, 9, 19, 29]]
+    assert frame_count.positions_within([[0, 2]], [[0, 1, 2]]) == [[0, 2]]
+    assert frame_count.positions_within([count_indices(300, 16)], [count_indices(300, 32)]) is None
+
+
+def test_features_are_gathered_only_where_the_frames_are_the_same_pixels(tmp_path):
+    """A smaller count's features come from the larger count's when its frames are among them; else computed."""
+    import torch
+
+    from dfd_utils.datasets import SplitData
+    from dfd_utils.features import with_features
+    from dfd_utils.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("baseline", backbone="resnet18", weights=None).eval()
+    frames = torch.randint(0, 255, (2, 4, 3, 32, 32), dtype=torch.uint8)
+    big = with_features(model, SplitData(["a", "b"], ["a", "b"], torch.tensor([0.0, 1.0]), frames, None, None))
+    small = SplitData(["a", "b"], ["a", "b"], torch.tensor([0.0, 1.0]), frames[:, [0, 3]].clone(), None, None)
+    got = frame_count.featured(model, small, [[0, 9], [0, 9]], (big, [[0, 3, 6, 9]] * 2), tmp_path)
+    assert torch.equal(got.features, big.features[:, [0, 3]]) and not list(tmp_path.iterdir())  # gathered
+    changed = SplitData(["a", "b"], ["a", "b"], torch.tensor([0.0, 1.0]), 255 - small.frames, None, None)
+    again = frame_count.featured(model, changed, [[0, 9], [0, 9]], (big, [[0, 3, 6, 9]] * 2), tmp_path)
+    assert torch.allclose(again.features, with_features(model, changed).features, atol=1e-5)
+    assert len(list(tmp_path.iterdir())) == 1  # other pixels: computed, and kept in the store

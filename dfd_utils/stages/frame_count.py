@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from dfd_utils.config import StudyConfig
 from dfd_utils.datasets import load_split
 from dfd_utils.evaluate import binary_metrics, bootstrap_ci, score_table
-from dfd_utils.features import FeatureCache
+from dfd_utils.features import FeatureCache, features_fit
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.frame_store import FrameConfig, video_stem
 from dfd_utils.frames import extract_all, write_index
@@ -158,17 +159,22 @@ def frames_per_video(study: StudyConfig, root: str | Path = ".") -> pd.DataFrame
     base = next(iter(frames.values()))
     wants_flow = any(model.uses_flow for model, _ in loaded.values())
     flow = study.flow if wants_flow else None
-    rows = []
+    rows, largest = [], {}
     with writing(out):
-        for count in cfg.counts:
+        for count in sorted(cfg.counts, reverse=True):  # the largest first: its features may serve the others
             used = frames_used(count, shortest)
             folder = out / f"{count:02d}"
             done = sample_count(paths, records, replace(base, num_frames=used), flow, worker_count(study.workers),
                                 folder)
-            step = float(np.mean([mean_step(meta["indices"]) for meta in done.values()]))
+            names = sorted(r.name for r in records)  # load_split's order
+            indices = [done[n]["indices"] for n in names]
+            step = float(np.mean([mean_step(i) for i in indices]))
             for name, (model, _) in loaded.items():
                 data = load_split(folder / "frames", "test", folder / "flow", flows=model.uses_flow)
-                data = FeatureCache(paths.features)(model, {"test": data})["test"]  # one per count: its own frames
+                if data.videos != names:
+                    raise ValueError(f"{folder}: its manifest lists other test videos than the split")
+                data = featured(model, data, indices, largest.get(name), paths.features)
+                largest.setdefault(name, (data, indices))
                 probs = predict(model, data, 32, "cpu", "fp32")  # (V * used,)
                 videos = score_table("test", data.videos, data.families, data.labels.numpy(), probs, used,
                                      study.evaluate.topk)
@@ -178,6 +184,30 @@ def frames_per_video(study: StudyConfig, root: str | Path = ".") -> pd.DataFrame
         table.to_csv(out / "table.csv", index=False)
     write_metrics(paths, table)
     return table
+
+
+def positions_within(indices: list[list[int]], larger: list[list[int]]) -> list[list[int]] | None:
+    """Where each video's sampled source frames lie among a larger sampling's, or None where one is missing."""
+    out = []
+    for small, big in zip(indices, larger, strict=True):
+        where = {index: position for position, index in enumerate(big)}
+        if any(i not in where for i in small):
+            return None
+        out.append([where[i] for i in small])
+    return out
+
+
+def featured(model, data, indices: list[list[int]], larger, store: Path):
+    """``data`` with its trunk features: gathered from the larger count's (``larger``: its featured data and
+    indices) where every frame is among them and its pixels are the same (a full-frame crop of one source frame
+    is), else from the store (``FeatureCache``), computed where missing."""
+    if larger is not None and features_fit(model, larger[0]):
+        big, big_indices = larger
+        where = positions_within(indices, big_indices)
+        if where is not None and all(torch.equal(data.frames[v], big.frames[v, p]) for v, p in enumerate(where)):
+            features = torch.stack([big.features[v, p] for v, p in enumerate(where)])  # (V, T, C)
+            return replace(data, features=features, features_of=big.features_of)
+    return FeatureCache(store)(model, {"test": data})["test"]  # one cache per count: its own frames
 
 
 def write_metrics(paths: Paths, table: pd.DataFrame) -> Path:
