@@ -19,7 +19,10 @@ the test split's videos sampled anew at each count of ``frames_per_video.counts`
 Each count's frames and flow go to ``artifacts/frames_per_video/<count>/``, every video
 keyed on its source, settings and code as in stages 02 and 03 (a rerun reuses them),
 and a frozen trunk's features go to the shared store (``FeatureCache``), so a rerun
-runs only the small layers after the trunk.
+runs only the layers after the trunk. The counts run largest first: a smaller count's
+frames that are the same pixels as some of the largest's (a full-frame view of the same
+source frame: on the demo's 30-frame clips, every count) take their features from it, so
+the trunk runs once per video frame, not once per count.
 """
 
 from __future__ import annotations
