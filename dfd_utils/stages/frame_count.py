@@ -138,8 +138,9 @@ def held_out_videos(paths: Paths) -> tuple[list, int]:
 
 def sample_count(paths: Paths, records: list, cfg: FrameConfig, flow: FlowConfig | None, workers: int,
                  folder: Path) -> dict[str, dict]:
-    """One count's frames (and flow when ``flow`` is given) of ``records`` under ``folder``: stage 02's and 03's code."""
-    done, failed = extract_all(records, folder / "frames", cfg, workers=workers, checksums=source_checksums(paths.subset))
+    """One count's frames (and flow when ``flow`` is given) of ``records`` under ``folder``: stages 02 and 03's code."""
+    done, failed = extract_all(records, folder / "frames", cfg, workers=workers,
+                               checksums=source_checksums(paths.subset))
     if failed:
         raise ValueError(f"{folder}: {len(failed)} test videos could not be sampled: {failed[:3]}")
     write_index(records, done, {r.name: "test" for r in records}, folder / "frames")
@@ -234,10 +235,10 @@ def figure(table: pd.DataFrame, ax=None):
         x = rows.frames_used.to_numpy() * (1 + 0.03 * (i - (len(models) - 1) / 2))  # side by side, not on top
         ax.errorbar(x, rows.roc_auc, yerr=[rows.roc_auc - rows.low, rows.high - rows.roc_auc], marker="o",
                     capsize=3, label=model)
-    ticks = sorted(set(table.frames_used))
+    ticks = dict(zip(table.frames_used, table.frames))  # used -> requested
     ax.set_xscale("log", base=2)
-    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xticks(sorted(ticks), [str(u) if ticks[u] == u else f"{ticks[u]} ({u} used)" for u in sorted(ticks)])
     ax.axvline(REFERENCE, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="frames used per test video", ylabel="test video ROC AUC")
+    ax.set(xlabel="frames sampled per test video", ylabel="test video ROC AUC")
     ax.legend(frameon=False)
     return ax
