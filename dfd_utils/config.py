@@ -180,6 +180,29 @@ class DifficultyConfig:
         SplitConfig(*self.splits).check_count(self.num_videos, "splits")
 
 
+PER_FRAME_MODELS = ("baseline", "two_stream_frame")  # the models that score each frame, the video by the mean
+
+
+@dataclass(frozen=True)
+class FramesPerVideoConfig:
+    """Chapter 13: the per-frame models' test video AUC with fewer or more sampled frames (beyond the paper)."""
+
+    counts: tuple[int, ...] = (4, 8, 16, 32)  # frames sampled per test video, each count directly (sample_indices)
+    models: tuple[str, ...] = PER_FRAME_MODELS  # checkpoints of chapters 04 and 05, scored as they are
+
+    def __post_init__(self):
+        object.__setattr__(self, "counts", tuple(self.counts))
+        object.__setattr__(self, "models", tuple(self.models))
+        if not self.counts or list(self.counts) != sorted(set(self.counts)):
+            raise ValueError(f"counts must list distinct frame counts in increasing order, got {list(self.counts)}")
+        for count in self.counts:
+            check_range("counts", count, 2, 512, kind=int)  # the flow of two-stream needs two frames
+        unknown = sorted(set(self.models) - set(PER_FRAME_MODELS))
+        if unknown or not self.models or len(set(self.models)) != len(self.models):
+            raise ValueError(f"models must name distinct per-frame models of {', '.join(PER_FRAME_MODELS)}, "
+                             f"got {list(self.models)}")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """The whole of ``params.yaml``, checked."""
@@ -196,6 +219,7 @@ class StudyConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     real_faces: RealFacesConfig = field(default_factory=RealFacesConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
+    frames_per_video: FramesPerVideoConfig = field(default_factory=FramesPerVideoConfig)
 
     def __post_init__(self):
         check_range("seed", self.seed, 0, kind=int)
@@ -217,7 +241,8 @@ SECTIONS = {"data": data_config,
             "splits": lambda v: build(SplitConfig, v, "splits"),
             "evaluate": lambda v: build(EvaluateConfig, v, "evaluate"),
             "real_faces": lambda v: build(RealFacesConfig, v, "real_faces"),
-            "difficulty": lambda v: build(DifficultyConfig, v, "difficulty")}
+            "difficulty": lambda v: build(DifficultyConfig, v, "difficulty"),
+            "frames_per_video": lambda v: build(FramesPerVideoConfig, v, "frames_per_video")}
 
 
 def parse(params: dict, where: str = "params.yaml") -> StudyConfig:

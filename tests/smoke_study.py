@@ -1,4 +1,4 @@
-"""The twelve notebooks (00-11) run once per test session on the smoke profile, as DVC runs them (papermill).
+"""Every notebook of dvc.yaml run once per test session on the smoke profile, as DVC runs them (papermill).
 
 ``tests/test_notebooks.py`` checks what they wrote; ``tests/test_book.py`` builds the
 book from the same executed copies, so no notebook runs twice in one ``make test``: on its two

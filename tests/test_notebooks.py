@@ -27,12 +27,12 @@ def _outputs(path) -> str:
 
 def test_every_notebook_runs_and_each_detector_leaves_its_results():
     executed = run_smoke_study()
-    assert len(executed) == len(RUNS) == 13
+    assert len(executed) == len(RUNS) == 14
     paths = Paths.at(ROOT)
     for name in MODEL_NAMES:
         assert (paths.models / f"{name}.pt").is_file() and (paths.metrics / f"{name}.json").is_file(), name
     assert (paths.metrics / "summary.json").is_file() and (paths.metrics / "real_faces.json").is_file()
-    assert (paths.metrics / "calibration.json").is_file()
+    assert (paths.metrics / "calibration.json").is_file() and (paths.metrics / "frames_per_video.json").is_file()
 
 
 def test_the_comparison_chapter_prints_its_computed_reading():
@@ -73,3 +73,21 @@ def test_the_calibration_chapter_reads_its_numbers_and_keeps_them():
 def test_a_detector_chapter_shows_its_headline_and_rules():
     text = _outputs(run_smoke_study()["04_baseline__baseline"])
     assert "share" in text and "topk" in text  # the frame-to-video rules table
+
+
+def test_the_frames_per_video_chapter_reads_its_table_and_keeps_it():
+    """Every model at every count of the profile, with an interval; the 16-frame row is chapter 04's test AUC."""
+    from dfd_utils.pipeline import load_params
+
+    text = _outputs(run_smoke_study()["13_frames_per_video"])
+    assert "**baseline**: test video AUC" in text and "**two_stream_frame**: test video AUC" in text
+    counts = load_params("profiles/smoke.yaml")["frames_per_video"]["counts"]
+    kept = json.loads((Paths.at(ROOT).metrics / "frames_per_video.json").read_text())
+    assert set(kept) == {"baseline", "two_stream_frame"}
+    for per_count in kept.values():
+        assert set(per_count) == {str(c) for c in counts}
+        for record in per_count.values():
+            low, high = record["roc_auc_ci"]
+            assert low <= record["roc_auc"] <= high and 2 <= record["frames_used"]
+    chapter04 = json.loads((Paths.at(ROOT).metrics / "baseline.json").read_text())["video"]["roc_auc"]
+    assert kept["baseline"]["16"]["roc_auc"] == pytest.approx(chapter04, abs=1e-6)
