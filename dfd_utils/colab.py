@@ -94,7 +94,9 @@ def script_url(url: str) -> str:
     """Where the install cell fetches ``colab_install.py``: GitHub's raw file on ``BRANCH``, or a local clone's."""
     if url.startswith("https://github.com/"):
         return f"https://raw.githubusercontent.com/{url.removeprefix('https://github.com/')}/{BRANCH}/{INSTALL_SCRIPT}"
-    return f"{url}/{INSTALL_SCRIPT}"  # file:///path/to/repository (the simulated Colab test)
+    if url.startswith("file://"):
+        return f"{url}/{INSTALL_SCRIPT}"  # a local repository (the simulated Colab test)
+    raise ValueError(f"{url}: Colab opens notebooks from GitHub only; set [project.urls] Repository to a GitHub URL")
 
 
 def install_cell(url: str, project: str = COLAB_PROJECT) -> str:

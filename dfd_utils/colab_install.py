@@ -37,11 +37,19 @@ def replaced(before: dict[str, str], after: dict[str, str], imported: set[str]) 
             if name in imported and after.get(name) != old]
 
 
+def run(command: list[str]) -> None:
+    """``command``, its output shown in the cell when it fails (a subprocess writes where Colab does not show)."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+        raise SystemExit(f"{' '.join(command[:4])} ... failed (exit {done.returncode}): its output is above.")
+
+
 def install(repo: str, project: str) -> None:
     if not os.path.isdir(project):
-        subprocess.run(["git", "clone", "--depth", "1", "-q", repo, project], check=True)
+        run(["git", "clone", "--depth", "1", "-q", repo, project])
     before = versions()
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{project}[study]"], check=True)
+    run([sys.executable, "-m", "pip", "install", "-q", f"{project}[study]"])
     importlib.invalidate_caches()
     changed = replaced(before, versions(), imported_distributions())
     os.chdir(os.path.join(project, "notebooks"))

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torchvision
 
 from dfd_utils.datasets import SplitData
 from dfd_utils.digest import tensor_digest
@@ -83,21 +85,27 @@ def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
     """SHA-256 of everything the features of ``data`` under ``model``'s trunk depend on.
 
     ``trunk``: :func:`trunk_digest` of the model. Also the source of ``dfd_utils/models``
-    (the trunk's and pooling's code), the input tensor's bytes and shape, the batch size,
-    torch's version, its CPU kernels (AVX2 or AVX-512 round differently), the thread
-    count and the trunk's memory format: the same key means the same computation.
+    and of this module (the trunk's, the pooling's and this pass's code), the normalisation
+    applied before the trunk, the input tensor's bytes and shape, the batch size, torch's
+    and torchvision's versions, the CPU kernels (AVX2 or AVX-512 round differently, and
+    oneDNN's ISA cap), the thread count, the device (on a GPU: its name, cuDNN and TF32)
+    and the trunk's memory format: the same key means the same computation.
     """
     inputs = data.frames3d if model.three_d else data.frames  # uint8
     if inputs is None:
         raise ValueError("feature_key: the split holds no frames for this model")
     h = hashlib.sha256()
-    for source in sorted(MODELS_CODE.glob("*.py")):
+    for source in (*sorted(MODELS_CODE.glob("*.py")), Path(__file__)):  # the trunk's code and this pass's
         h.update(source.name.encode() + source.read_bytes())
     conv = next(p for p in model.cnn.parameters() if p.dim() in (4, 5))  # a 2D or an inflated 3D kernel
     channels_last = torch.channels_last if conv.dim() == 4 else torch.channels_last_3d
+    gpu = (torch.cuda.get_device_name(conv.device), torch.backends.cudnn.version(),
+           torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) if conv.is_cuda else ()
     facts = (trunk, type(model).pooled.__qualname__, model.three_d, tuple(inputs.shape), str(inputs.dtype), BATCH,
-             torch.__version__, torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(),
-             str(conv.device), conv.is_contiguous(memory_format=channels_last) and not conv.is_contiguous())
+             torch.__version__, torchvision.__version__, torch.backends.cpu.get_cpu_capability(),
+             os.environ.get("ONEDNN_MAX_CPU_ISA", ""), torch.get_num_threads(), str(conv.device), gpu,
+             conv.is_contiguous(memory_format=channels_last) and not conv.is_contiguous(),
+             tensor_digest(*model.normalize.buffers()))  # the mean and std applied before the trunk
     h.update(repr(facts).encode())
     h.update(tensor_digest(inputs).encode())
     return h.hexdigest()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dfd_utils.calibration import fit_temperature
+from dfd_utils.calibration import fit as fit_temperature
 from dfd_utils.config import StudyConfig, build, merged_train, train_settings
 from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.evaluate import detector_metrics, frame_table, score_table
@@ -199,13 +199,15 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         frames_df.to_csv(out / "frames.csv", index=False)
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     val = videos[videos.split == "val"]
+    temperature = fit_temperature(val.label, val.prob)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
         "threshold": metrics["threshold"], "rule": "share" if model.level == "frame" else "prob",
         "level": model.level, "input": asdict(frame_cfg),  # dfd predict rebuilds the preprocessing from this
         "config": {"train": asdict(cfg), "model": mcfg, "frames": asdict(frame_cfg), "evaluate": asdict(eval_cfg)},
         "made_by": fitted["made_by"], "data": data_info or {}, "val_metrics": metrics["val_video"],
         "test_metrics": {**metrics["video"], "ci": metrics["video_ci"], "videos": metrics["test_videos"]},
-        "seed": seed, "temperature": fit_temperature(val.label, val.prob)})  # dfd predict calibrates with it
+        "seed": seed, "temperature": temperature.value,  # dfd predict calibrates with it
+        "temperature_note": temperature.note})  # why the fit says little, when it does (one class, a bound)
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 
 
