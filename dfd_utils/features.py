@@ -20,10 +20,12 @@ a fine-tuned model can never be scored on stale features.
 
 Four of the five detectors (baseline, both two-stream models, CNN-RNN) share one
 trunk and read the same frames, so with a store folder (:class:`FeatureCache`) the
-features are also kept on disk between stages and chapters, each file named by the
-digest of everything that made it (:func:`feature_key`): the trunk's weights, the
-models' code, the frames' bytes, the torch build, CPU kernels and threads. A file is
-reused only under its exact key; anything else is computed afresh.
+features are also kept on disk between stages and chapters, one file per video, named
+by the digest of everything that made it (:func:`feature_key`): the trunk's weights,
+the models' code, the video's bytes, the torch build, CPU kernels and threads. A file
+is reused only under its exact key; anything else is computed afresh. One file per
+video (not per split) lets sets that share videos share their features: the
+difficulty sweep's six sets and the families chapter's three hold the same reals.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from dfd_utils.models import Detector
 
 log = logging.getLogger(__name__)
 MODELS_CODE = Path(__file__).resolve().parent / "models"  # the code of every trunk and its pooling
-BATCH = 64  # frames per forward pass: part of a stored file's key (a batch size can move the last bits)
 
 
 def trunk_digest(model: Detector) -> str:
@@ -54,24 +55,40 @@ def trunk_digest(model: Detector) -> str:
 
 
 @torch.no_grad()
-def with_features(model: Detector, data: SplitData, batch_size: int = BATCH) -> SplitData:
+def video_features(model: Detector, video: torch.Tensor) -> torch.Tensor:
+    """One video's features: ``(T, C)`` for its ``(T, 3, H, W)`` frames, ``(C,)`` for its ``(T, 3, S, S)`` clip.
+
+    One video per forward pass, never a batch of several: a convolution's last bits can
+    depend on the batch it runs in, so a video computed alone gives the same features
+    whether its neighbours were computed with it or loaded from the store. (On a 2-core
+    CPU 16 frames per pass are also faster than 64: 8-9 against 12-13 ms a frame for
+    EfficientNet-Lite0 at 108x192, measured.)
+    """
+    device = next(model.parameters()).device
+    batch = video[None] if model.three_d else video  # (1, T, 3, S, S) or (T, 3, H, W)
+    features = model.pooled(batch.to(device)).float().cpu()  # (1, C) or (T, C)
+    return features[0] if model.three_d else features
+
+
+def model_inputs(model: Detector, data: SplitData) -> torch.Tensor:
+    """What the trunk reads: ``(V, T, 3, S, S)`` clips for the 3D CNN, else ``(V, T, 3, H, W)`` frames (uint8)."""
+    inputs = data.frames3d if model.three_d else data.frames
+    if inputs is None:
+        kind = "3D clips" if model.three_d else "frames"
+        raise ValueError(f"the split holds no {kind} for the {type(model).__name__}")
+    return inputs
+
+
+@torch.no_grad()
+def with_features(model: Detector, data: SplitData) -> SplitData:
     """``data`` with ``features``: the trunk's pooled features of every frame ``(V, T, C)``, or clip ``(V, C)``.
 
     Computed in fp32 with the trunk in eval mode, as the trained model will later
     score raw frames, so a frozen model gives the same probabilities either way.
     """
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    inputs = data.frames3d if model.three_d else data.frames  # (V, T, 3, S, S) or (V, T, 3, H, W) uint8
-    if inputs is None:
-        raise ValueError("with_features: the split holds no frames for this model")
-    items = inputs if model.three_d else inputs.flatten(0, 1)  # (V, T, 3, S, S) clips or (V*T, 3, H, W) frames
-    chunks = [model.pooled(items[i:i + batch_size].to(device)).float().cpu()
-              for i in range(0, len(items), batch_size)]
-    features = torch.cat(chunks)  # (V, C) or (V*T, C)
-    if not model.three_d:
-        features = features.view(*inputs.shape[:2], -1)  # (V, T, C)
+    features = torch.stack([video_features(model, video) for video in model_inputs(model, data)])
     model.train(was_training)
     return replace(data, features=features, features_of=trunk_digest(model))
 
@@ -81,19 +98,15 @@ def features_fit(model: Detector, data: SplitData) -> bool:
     return data.features is not None and data.features_of == trunk_digest(model)
 
 
-def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
-    """SHA-256 of everything the features of ``data`` under ``model``'s trunk depend on.
+def trunk_context(model: Detector, trunk: str) -> str:
+    """SHA-256 of everything a video's features depend on besides the video itself.
 
     ``trunk``: :func:`trunk_digest` of the model. Also the source of ``dfd_utils/models``
     and of this module (the trunk's, the pooling's and this pass's code), the normalisation
-    applied before the trunk, the input tensor's bytes and shape, the batch size, torch's
-    and torchvision's versions, the CPU kernels (AVX2 or AVX-512 round differently, and
-    oneDNN's ISA cap), the thread count, the device (on a GPU: its name, cuDNN and TF32)
-    and the trunk's memory format: the same key means the same computation.
+    applied before the trunk, torch's and torchvision's versions, the CPU kernels (AVX2 or
+    AVX-512 round differently, and oneDNN's ISA cap), the thread count, the device (on a
+    GPU: its name, cuDNN and TF32) and the trunk's memory format.
     """
-    inputs = data.frames3d if model.three_d else data.frames  # uint8
-    if inputs is None:
-        raise ValueError("feature_key: the split holds no frames for this model")
     h = hashlib.sha256()
     for source in (*sorted(MODELS_CODE.glob("*.py")), Path(__file__)):  # the trunk's code and this pass's
         h.update(source.name.encode() + source.read_bytes())
@@ -101,22 +114,27 @@ def feature_key(model: Detector, data: SplitData, trunk: str) -> str:
     channels_last = torch.channels_last if conv.dim() == 4 else torch.channels_last_3d
     gpu = (torch.cuda.get_device_name(conv.device), torch.backends.cudnn.version(),
            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) if conv.is_cuda else ()
-    facts = (trunk, type(model).pooled.__qualname__, model.three_d, tuple(inputs.shape), str(inputs.dtype), BATCH,
+    facts = (trunk, type(model).pooled.__qualname__, model.three_d,
              torch.__version__, torchvision.__version__, torch.backends.cpu.get_cpu_capability(),
              os.environ.get("ONEDNN_MAX_CPU_ISA", ""), torch.get_num_threads(), str(conv.device), gpu,
              conv.is_contiguous(memory_format=channels_last) and not conv.is_contiguous(),
              tensor_digest(*model.normalize.buffers()))  # the mean and std applied before the trunk
     h.update(repr(facts).encode())
-    h.update(tensor_digest(inputs).encode())
     return h.hexdigest()
+
+
+def feature_key(context: str, video: torch.Tensor) -> str:
+    """The name of one video's stored features: :func:`trunk_context` and the video's bytes, shape and dtype."""
+    return hashlib.sha256((context + tensor_digest(video)).encode()).hexdigest()
 
 
 class FeatureCache:
     """Featured splits per trunk: seeds whose trunks start from the same weights compute the features once.
 
-    With ``store``, each split's features are also kept there as ``<feature_key>.pt``,
-    so later stages and chapters that read the same frames through the same trunk load
-    them instead of running the trunk again.
+    With ``store``, each video's features are also kept there as ``<feature_key>.pt``,
+    so any later stage or chapter that shows the same trunk the same video loads them
+    instead of running the trunk again: the models of one split, and a video shared by
+    several sets (the difficulty sweep's and the families' reals are the same originals).
     """
 
     def __init__(self, store: str | Path | None = None):
@@ -132,19 +150,39 @@ class FeatureCache:
     def _featured(self, model: Detector, data: SplitData, trunk: str, split: str) -> SplitData:
         if self.store is None:
             return with_features(model, data)
-        path = self.store / f"{feature_key(model, data, trunk)}.pt"
-        if path.is_file():
-            try:
-                features = torch.load(path, weights_only=True)  # (V, T, C) or (V, C) float32
-                lead = 1 if model.three_d else 2  # (V,) clips or (V, T) frames
-                inputs = data.frames3d if model.three_d else data.frames
-                if features.shape[:lead] == inputs.shape[:lead]:
-                    log.info("%s features: reused %s (same trunk, frames and code)", split, path.name[:12])
-                    return replace(data, features=features, features_of=trunk)
-                log.info("%s features: %s has shape %s: computed afresh", split, path, tuple(features.shape))
-            except Exception as err:  # a truncated or foreign file: never trusted, recomputed
-                log.info("%s features: %s unreadable (%s): computed afresh", split, path, err)
-        featured = with_features(model, data)
-        with atomic_path(path) as tmp:
-            torch.save(featured.features, tmp)
-        return featured
+        was_training = model.training
+        model.eval()
+        context = trunk_context(model, trunk)
+        inputs = model_inputs(model, data)  # (V, T, 3, H, W) or (V, T, 3, S, S) uint8
+        features, computed = [], 0
+        for video in inputs:
+            path = self.store / f"{feature_key(context, video)}.pt"
+            stored = self._load(path, video, model.three_d)
+            if stored is None:
+                stored = video_features(model, video)  # (T, C) or (C,)
+                with atomic_path(path) as tmp:
+                    torch.save(stored, tmp)
+                computed += 1
+            features.append(stored)
+        model.train(was_training)
+        log.info("%s features: %d of %d videos reused (same trunk, frames and code), %d computed", split,
+                 len(inputs) - computed, len(inputs), computed)
+        return replace(data, features=torch.stack(features), features_of=trunk)
+
+    @staticmethod
+    def _load(path: Path, video: torch.Tensor, three_d: bool) -> torch.Tensor | None:
+        """A stored video's features, or None where there are none to trust (missing, damaged, wrong shape)."""
+        if not path.is_file():
+            return None
+        try:
+            stored = torch.load(path, weights_only=True)  # (T, C) or (C,) float32
+        except Exception as err:  # a truncated or foreign file: never trusted, recomputed
+            log.info("features: %s unreadable (%s): computed afresh", path, err)
+            return None
+        expected = 1 if three_d else 2
+        if not isinstance(stored, torch.Tensor) or stored.dim() != expected or stored.dtype != torch.float32 or (
+                not three_d and stored.shape[0] != video.shape[0]):
+            log.info("features: %s holds %s, not one video's: computed afresh", path,
+                     tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__)
+            return None
+        return stored

@@ -104,34 +104,61 @@ def test_the_cache_computes_each_trunks_features_once():
 
 
 def test_stored_features_are_reused_only_under_their_exact_key(tmp_path, monkeypatch, caplog):
-    """A second stage (a new cache, the same store) loads the features the first computed, bit for bit; other
-    frames, another trunk or a damaged file are computed afresh."""
+    """A second stage (a new cache, the same store) loads the features the first computed, bit for bit; a changed
+    video, another trunk or a damaged file are computed afresh, one video at a time."""
     import dfd_utils.features as features_module
 
     calls = []
-    real = features_module.with_features
-    monkeypatch.setattr(features_module, "with_features", lambda m, d: calls.append(1) or real(m, d))
+    real = features_module.video_features
+    monkeypatch.setattr(features_module, "video_features", lambda m, v: calls.append(1) or real(m, v))
     net, data = model("baseline"), {"train": clips(), "val": clips(seed=1)}
     first = FeatureCache(tmp_path)(net, data)
-    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+    assert len(calls) == 12 and len(list(tmp_path.glob("*.pt"))) == 12  # one file per video
     caplog.set_level("INFO", "dfd_utils.features")
     again = FeatureCache(tmp_path)(model("cnn_rnn"), data)  # another detector on the same trunk and frames
-    assert len(calls) == 2 and "reused" in caplog.text
+    assert len(calls) == 12 and "6 of 6 videos reused" in caplog.text
     for split in data:
         assert torch.equal(again[split].features, first[split].features)
         assert again[split].features_of == first[split].features_of
     changed = clips()
-    changed.frames[0, 0, 0, 0, 0] += 1  # one pixel of one frame
+    changed.frames[0, 0, 0, 0, 0] += 1  # one pixel of one frame of one video
     FeatureCache(tmp_path)(net, {"train": changed})
-    assert len(calls) == 3
+    assert len(calls) == 13
     FeatureCache(tmp_path)(model("baseline", seed=1), {"train": clips()})  # another trunk
-    assert len(calls) == 4
+    assert len(calls) == 19
     for path in tmp_path.glob("*.pt"):
         path.write_bytes(b"not a tensor")
     caplog.clear()
     redone = FeatureCache(tmp_path)(net, data)
-    assert len(calls) == 6 and "unreadable" in caplog.text
+    assert len(calls) == 31 and "unreadable" in caplog.text
     assert torch.equal(redone["train"].features, first["train"].features)
+
+
+def test_sets_that_share_videos_share_their_features(tmp_path, monkeypatch):
+    """The sweep's sets hold the same reals: only the videos a store lacks go through the trunk, and the result
+    is bit-identical to computing the whole split without a store (one video per pass, whatever its neighbours)."""
+    import dfd_utils.features as features_module
+
+    calls = []
+    real = features_module.video_features
+    monkeypatch.setattr(features_module, "video_features", lambda m, v: calls.append(1) or real(m, v))
+    net, base, other = model("baseline"), clips(6, seed=0), clips(6, seed=3)
+    FeatureCache(tmp_path)(net, {"train": base})
+    mixed = replace(base, frames=torch.cat([base.frames[:3], other.frames[:3]]))  # 3 shared videos, 3 new
+    got = FeatureCache(tmp_path)(net, {"train": mixed})["train"]
+    assert len(calls) == 6 + 3
+    assert torch.equal(got.features, with_features(net, mixed).features)
+
+
+def test_a_stored_file_of_the_wrong_shape_is_not_trusted(tmp_path, caplog):
+    net, data = model("baseline"), {"train": clips(2)}
+    first = FeatureCache(tmp_path)(net, data)["train"]
+    for path in tmp_path.glob("*.pt"):
+        torch.save(torch.zeros(3, 512), path)  # 3 frames' features where the video has 4
+    caplog.set_level("INFO", "dfd_utils.features")
+    again = FeatureCache(tmp_path)(net, data)["train"]
+    assert "holds (3, 512), not one video's: computed afresh" in caplog.text
+    assert torch.equal(again.features, first.features)
 
 
 def test_stored_3d_features_round_trip(tmp_path):
@@ -139,7 +166,7 @@ def test_stored_3d_features_round_trip(tmp_path):
     net, data = model("cnn3d"), {"train": clips()}
     first = FeatureCache(tmp_path)(net, data)
     again = FeatureCache(tmp_path)(model("cnn3d"), data)
-    assert first["train"].features.shape == (6, 512) and len(list(tmp_path.glob("*.pt"))) == 1
+    assert first["train"].features.shape == (6, 512) and len(list(tmp_path.glob("*.pt"))) == 6
     assert torch.equal(again["train"].features, first["train"].features)
 
 
