@@ -203,6 +203,44 @@ class FramesPerVideoConfig:
                              f"got {list(self.models)}")
 
 
+FAMILIES = ("spatial", "temporal", "both")  # chapter 12's synthetic fake families
+
+
+@dataclass(frozen=True)
+class FamiliesConfig:
+    """Chapter 12: spatial-only, temporal-only and both, from the same originals (beyond the paper).
+
+    The spatial fakes are the study's overlay with its spatial knobs (``data.synthetic``'s
+    seam, colour and resolution mismatch, at the strength chapter 00 chose) and no
+    temporal one; the temporal fakes keep the original's face and shake and re-light the
+    whole head at ``temporal`` (``head_jitter`` and ``head_flicker``); both do both.
+    """
+
+    num_videos: int = 120  # clips per family; the reals (the originals) are the same clips in every family
+    fake_share: float = 0.5
+    temporal: float = 1.0  # head_jitter and head_flicker of the temporal fakes
+    splits: tuple[float, float, float] = (0.45, 0.15, 0.4)  # train / val / test, the same videos in every family
+    models: tuple[str, ...] = tuple(MODEL_NAMES)
+    train: dict = field(default_factory=dict)  # train overrides for this chapter
+
+    def __post_init__(self):
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "splits", tuple(self.splits))
+        check_range("num_videos", self.num_videos, 6, kind=int)
+        check_range("fake_share", self.fake_share, 0, 1, low_open=True, high_open=True)
+        check_range("temporal", self.temporal, 0, 1, low_open=True)
+        unknown = sorted(set(self.models) - set(MODEL_NAMES))
+        if unknown or not self.models or len(set(self.models)) != len(self.models):
+            raise ValueError(f"models must name distinct models of {', '.join(MODEL_NAMES)}, got {list(self.models)}")
+        if len(self.splits) != 3:
+            raise ValueError(f"splits must hold three shares (train, val, test), got {list(self.splits)}")
+        SplitConfig(*self.splits).check_count(self.num_videos, "splits")
+        bad = sorted(set(self.train) - set(train_keys()))
+        if bad:
+            raise ConfigError(f"unknown key {', '.join('families.train.' + k for k in bad)}; the keys of "
+                              f"families.train are those of train: {', '.join(train_keys())}")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """The whole of ``params.yaml``, checked."""
@@ -220,6 +258,7 @@ class StudyConfig:
     real_faces: RealFacesConfig = field(default_factory=RealFacesConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
     frames_per_video: FramesPerVideoConfig = field(default_factory=FramesPerVideoConfig)
+    families: FamiliesConfig = field(default_factory=FamiliesConfig)
 
     def __post_init__(self):
         check_range("seed", self.seed, 0, kind=int)
@@ -242,7 +281,8 @@ SECTIONS = {"data": data_config,
             "evaluate": lambda v: build(EvaluateConfig, v, "evaluate"),
             "real_faces": lambda v: build(RealFacesConfig, v, "real_faces"),
             "difficulty": lambda v: build(DifficultyConfig, v, "difficulty"),
-            "frames_per_video": lambda v: build(FramesPerVideoConfig, v, "frames_per_video")}
+            "frames_per_video": lambda v: build(FramesPerVideoConfig, v, "frames_per_video"),
+            "families": lambda v: build(FamiliesConfig, v, "families")}
 
 
 def parse(params: dict, where: str = "params.yaml") -> StudyConfig:

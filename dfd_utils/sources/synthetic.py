@@ -24,16 +24,67 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dfd_utils.checks import check_range
 from dfd_utils.io import process_pool, progress
 from dfd_utils.provenance import code_version, stamp
-from dfd_utils.sources.artifacts import paste
+from dfd_utils.sources.artifacts import JITTER_STEP, paste
 from dfd_utils.sources.clip_set import ClipFolder, ClipSetConfig, render_settings
 from dfd_utils.video import write_video
 
 
 @dataclass(frozen=True)
 class SyntheticConfig(ClipSetConfig):
-    """The synthetic set's settings: DFDC's size and rate and the artifact knobs (:class:`ClipSetConfig`)."""
+    """The synthetic set's settings: DFDC's size and rate and the artifact knobs (:class:`ClipSetConfig`).
+
+    Three more knobs make the fakes of chapter 12's controlled families (:mod:`dfd_utils.stages.families`):
+
+    * ``swap``: whether a fake pastes another identity's face (the overlay); false, the fake
+      keeps its original's own face and only the head knobs below make it a fake.
+    * ``head_jitter`` and ``head_flicker`` (0..1): the whole head (face, hair and all) is
+      drawn each frame ``head_jitter * JITTER_STEP`` face widths off its path (a standard
+      deviation) and with its brightness scaled by up to ``+-head_flicker * HEAD_GAIN``.
+      Every frame on its own is then a clean render of the scene (a head a few pixels
+      elsewhere, a little brighter or darker: a frame some real video could hold); only
+      across frames does the head shake and flicker against the smoothly panning background.
+      The patch knobs ``jitter`` and ``flicker`` cannot do this: the patch moves but its
+      mask does not, and a flickering blend shows a faint double face, both visible in one frame.
+    """
+
+    swap: bool = True
+    head_jitter: float = 0.0
+    head_flicker: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_range("head_jitter", self.head_jitter, 0, 1)
+        check_range("head_flicker", self.head_flicker, 0, 1)
+        if not isinstance(self.swap, bool):
+            raise ValueError(f"swap must be true or false, got {self.swap!r}")
+
+    def head_schedule(self, num_frames: int, fake_seed: int) -> HeadSchedule | None:
+        """A fake's per-frame head offsets and gains, or None where both head knobs are 0 (the pixels untouched).
+
+        Drawn from their own generator (``[fake_seed, 2]``), so the patch's draws, and every
+        fake made without head knobs, stay what they were.
+        """
+        if self.head_jitter == 0 and self.head_flicker == 0:
+            return None
+        rng = np.random.default_rng([fake_seed, 2])
+        offsets = self.head_jitter * JITTER_STEP * rng.normal(0, 1, (num_frames, 2))
+        gains = 1 + self.head_flicker * HEAD_GAIN * rng.uniform(-1, 1, num_frames)
+        return HeadSchedule(offsets, gains)
+
+
+HEAD_GAIN = 0.15  # at head_flicker 1 the head's brightness moves up to +-15 % a frame (the scene's own drift: +-12 %)
+FAKE_ONLY = ("swap", "head_jitter", "head_flicker")  # settings that reach only a fake's pixels
+
+
+@dataclass(frozen=True)
+class HeadSchedule:
+    """A temporal fake's per-frame draws: where the whole head is drawn and how bright (see ``head_jitter``)."""
+
+    offsets: np.ndarray  # (T, 2) float: the head's (dx, dy) off its path, in face widths
+    gains: np.ndarray  # (T,) float around 1: the head's brightness scale
 
 
 FACE_WIDTH = 0.72  # the rendered face's width, in patch sizes (render_face: two half-widths of 0.36)
@@ -150,9 +201,10 @@ def _background(rng: np.random.Generator, height: int, width: int, margin: int) 
 
 def render_video(
     cfg: SyntheticConfig, identity: Identity, motion: Motion, background_seed: int,
-    donor: Identity | None = None, fake_seed: int = 0,
+    donor: Identity | None = None, fake_seed: int = 0, head: HeadSchedule | None = None,
 ) -> np.ndarray:
-    """Render a real video, or, with ``donor``, its overlay fake: ``(T, H, W, 3)`` uint8."""
+    """Render a real video, or its fake: with ``donor`` the overlay, with ``head`` a shaking, flickering head
+    (either or both): ``(T, H, W, 3)`` uint8."""
     height, width, n = cfg.height, cfg.width, cfg.num_frames
     bg_rng = np.random.default_rng(background_seed)
     margin = int(0.2 * height) + 1
@@ -167,13 +219,17 @@ def render_video(
         ox = int(margin + motion.pan_speed[0] * height / 100 * f) % (2 * margin)
         oy = int(margin + motion.pan_speed[1] * height / 100 * f) % (2 * margin)
         frame = texture[oy : oy + height, ox : ox + width].copy()
-        face, head, inner = render_face(identity, s, box)  # (box, box, 3) float32, two (box, box) masks
+        face, head_mask, inner = render_face(identity, s, box)  # (box, box, 3) float32, two (box, box) masks
         if schedule is not None and schedule.altered[f]:  # the donor's inner face, with every artifact
             donor_face, _, _ = render_face(donor, s, box)
             patch, alpha = cfg.overlay(face, donor_face, inner, FACE_WIDTH * box, schedule.offsets[f],
                                        schedule.weights[f])
             paste(face, patch, alpha, 0, 0)
-        paste(frame, face, head, int(s["cx"] * width) - box // 2, int(s["cy"] * height) - box // 2)
+        x0, y0 = int(s["cx"] * width) - box // 2, int(s["cy"] * height) - box // 2
+        if head is not None:  # the whole head off its path and re-lit: a clean frame, an unnatural sequence
+            dx, dy = np.rint(head.offsets[f] * FACE_WIDTH * box).astype(int)
+            face, x0, y0 = face * np.float32(head.gains[f]), x0 + dx, y0 + dy
+        paste(frame, face, head_mask, x0, y0)
         frame *= s["light"]
         grain = noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32)  # sensor noise
         frame += noise_rng.normal(0, 3) + grain.repeat(4, 0).repeat(4, 1)[:height, :width]
@@ -221,7 +277,8 @@ PLANNED = ("num_videos", "fake_share")  # settings the plan holds
 
 def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
     """What one clip is made from: its plan and every setting that reaches its pixels (a real's: no knob), this code."""
-    render = render_settings(cfg, PLANNED, fake=plan.donor is not None)
+    fake = plan.label == "FAKE"
+    render = {k: v for k, v in render_settings(cfg, PLANNED, fake=fake).items() if fake or k not in FAKE_ONLY}
     return stamp({}, {"plan": asdict(plan), "render": render}, CODE)
 
 
@@ -230,9 +287,11 @@ def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
     cv2.setNumThreads(1)
     person = np.random.default_rng([cfg.seed, 1, plan.subject])
     identity, motion = make_identity(person), make_motion(person)
-    donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if plan.donor is not None else None
+    fake = plan.label == "FAKE"
+    donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if fake and cfg.swap else None
+    head = cfg.head_schedule(cfg.num_frames, plan.fake_seed) if fake else None
     frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
-                          donor=donor, fake_seed=plan.fake_seed)
+                          donor=donor, fake_seed=plan.fake_seed, head=head)
     write_video(out_dir / plan.name, frames, cfg.fps)  # atomic
     return plan.name
 

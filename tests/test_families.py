@@ -1,0 +1,119 @@
+"""Chapter 12's fake families: same originals, one kind of artifact each, and readings computed from intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dfd_utils.config import ConfigError, load, parse
+from dfd_utils.pipeline import load_params
+from dfd_utils.sources.synthetic import SyntheticConfig, generate
+from dfd_utils.stages import families
+from dfd_utils.video import read_sampled_frames
+
+
+def small(**knobs) -> SyntheticConfig:
+    return SyntheticConfig(num_videos=4, fake_share=0.5, height=72, width=128, fps=10.0, duration_s=0.8, seed=3,
+                           **{"jitter": 0.0, "flicker": 0.0, "unaltered_share": 0.0, **knobs})
+
+
+def test_each_family_turns_on_only_its_own_artifacts():
+    study = load("profiles/demo.yaml")
+    spatial, temporal, both = (families.family_knobs(study, f) for f in ("spatial", "temporal", "both"))
+    for knobs in (spatial, temporal, both):
+        assert knobs["jitter"] == knobs["flicker"] == knobs["unaltered_share"] == 0.0  # no patch-level time cue
+        for k in families.SPATIAL_KNOBS:  # the strength chapter 00 chose, as the study's own fakes have it
+            assert knobs[k] == study.data.synthetic[k]
+    assert spatial["swap"] and not temporal["swap"] and both["swap"]
+    assert spatial["head_jitter"] == spatial["head_flicker"] == 0.0
+    assert temporal["head_jitter"] == temporal["head_flicker"] == both["head_jitter"] == study.families.temporal
+
+
+def test_the_families_share_their_originals_bit_for_bit_and_differ_only_in_the_fakes(tmp_path):
+    sets = {name: generate(cfg, tmp_path / name, workers=1) for name, cfg in {
+        "spatial": small(), "temporal": small(swap=False, head_jitter=1.0, head_flicker=1.0),
+        "none": small(swap=False)}.items()}
+    assert sets["spatial"] == sets["temporal"] == sets["none"]  # the same names, labels and originals
+    fake = next(n for n, e in sets["spatial"].items() if e["label"] == "FAKE")
+    real = sets["spatial"][fake]["original"]
+    frames = {name: read_sampled_frames(tmp_path / name / real, 8)[0] for name in sets}
+    assert np.array_equal(frames["spatial"], frames["temporal"]) and np.array_equal(frames["spatial"],
+                                                                                   frames["none"])
+    fakes = {name: read_sampled_frames(tmp_path / name / fake, 8)[0].astype(int) for name in sets}
+    # no swap and no head knob: the "fake" is its original, pixel for pixel (the control, AUC 0.5 by construction)
+    assert np.array_equal(fakes["none"], frames["none"])
+    # the temporal fake moves the head: it differs from its original, but only around the head, never everywhere
+    moved = np.abs(fakes["temporal"] - frames["none"]).max(axis=-1) > 24  # (T, H, W)
+    assert moved.any() and moved.mean() < 0.2
+
+
+def test_head_draws_leave_the_swap_and_its_patch_draws_unchanged():
+    """The head knobs draw from their own generator: with them at 0 nothing is drawn, the overlay as before."""
+    assert small().head_schedule(8, 123) is None
+    head = small(head_jitter=0.5, head_flicker=1.0).head_schedule(8, 123)
+    assert head.offsets.shape == (8, 2) and head.gains.shape == (8,)
+    assert np.all(np.abs(head.gains - 1) <= 0.15 + 1e-9)
+    patch = small(seam=0.4).schedule(8, np.random.default_rng(123))
+    again = small(seam=0.4, head_jitter=1.0).schedule(8, np.random.default_rng(123))
+    assert np.array_equal(patch.offsets, again.offsets) and np.array_equal(patch.weights, again.weights)
+
+
+def test_bad_head_knobs_are_refused_by_name():
+    with pytest.raises(ValueError, match="head_jitter"):
+        small(head_jitter=1.5)
+    with pytest.raises(ValueError, match="swap must be true or false"):
+        small(swap="yes")
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"temporal": 0}, "temporal"),
+    ({"models": ["baseline", "transformer"]}, "models must name distinct models"),
+    ({"num_videos": 8, "splits": [0.9, 0.05, 0.05]}, "leave a split empty"),
+    ({"train": {"epoch": 3}}, "unknown key families.train.epoch"),
+    ({"strength": 1}, "families.strength"),
+])
+def test_bad_families_settings_are_refused_by_name(section, message):
+    params = load_params("profiles/demo.yaml")
+    params["families"] = {**params["families"], **section}
+    with pytest.raises((ConfigError, ValueError), match=message):
+        parse(params)
+
+
+def cross(cells: dict[tuple[str, str, str], tuple[float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"model": m, "trained_on": a, "tested_on": b, "videos": 48, "roc_auc": auc, "low": lo,
+                          "high": hi} for (m, a, b), (auc, lo, hi) in cells.items()])
+
+
+def diagonal(model: str, spatial, temporal, both) -> dict:
+    return {(model, f, f): v for f, v in zip(("spatial", "temporal", "both"), (spatial, temporal, both))}
+
+
+SEEN, CHANCE = (0.9, 0.8, 0.97), (0.55, 0.38, 0.7)
+
+
+def test_the_premise_holds_when_only_a_temporal_model_sees_temporal_fakes():
+    table = cross({**diagonal("baseline", SEEN, CHANCE, SEEN), **diagonal("two_stream_frame", SEEN, SEEN, SEEN),
+                   **diagonal("cnn3d", CHANCE, CHANCE, CHANCE)})
+    text = families.reading(table)
+    assert "**baseline** sees spatial, both." in text
+    assert "**two_stream_frame** sees spatial, temporal, both." in text
+    assert "**cnn3d** sees none of the families." in text
+    assert "**The premise holds here**" in text and "while two_stream_frame sees them" in text
+
+
+def test_the_premise_is_contradicted_when_the_baseline_sees_temporal_fakes_and_unshown_when_no_one_does():
+    seen = cross({**diagonal("baseline", SEEN, SEEN, SEEN), **diagonal("cnn_rnn", SEEN, SEEN, SEEN)})
+    assert "**The premise is contradicted here**" in families.reading(seen)
+    blind = cross({**diagonal("baseline", SEEN, CHANCE, SEEN), **diagonal("cnn_rnn", SEEN, CHANCE, SEEN)})
+    assert "**The premise is not shown here**" in families.reading(blind)
+
+
+def test_the_cross_reading_counts_drops_below_the_in_distribution_interval():
+    cells = {**diagonal("baseline", SEEN, (0.9, 0.85, 0.95), SEEN),
+             ("baseline", "spatial", "temporal"): (0.5, 0.35, 0.65),  # below 0.85 and at chance
+             ("baseline", "temporal", "spatial"): (0.88, 0.8, 0.95)}  # inside the spatial interval, above chance
+    text = families.cross_reading(cross(cells))
+    assert text.startswith("Of 2 train -> test pairs of different families, 1 score below")
+    assert "and 1 are not above chance" in text and "baseline: spatial -> temporal 0.500" in text
+    grid = families.auc_grid(cross(cells))
+    assert grid.loc["baseline", "temporal"] == "0.900 [0.85, 0.95]"
+
