@@ -117,3 +117,40 @@ def test_the_cross_reading_counts_drops_below_the_in_distribution_interval():
     grid = families.auc_grid(cross(cells))
     assert grid.loc["baseline", "temporal"] == "0.900 [0.85, 0.95]"
 
+
+
+def test_a_kind_view_holds_the_reals_and_one_kind_of_fake_linked_not_copied(tmp_path):
+    """Chapter 09's inputs restricted to one kind of fake: manifest and labels filtered, files hard-linked."""
+    import json
+    import os
+
+    from dfd_utils.paths import Paths
+    from dfd_utils.stages.real_faces import variant_root
+
+    source = Paths.at(variant_root(tmp_path, "full"))
+    meta = {"r.mp4": {"label": "REAL", "original": None}, "o.mp4": {"label": "FAKE", "fake_type": "overlay"},
+            "s.mp4": {"label": "FAKE", "fake_type": "self_blended"}}
+    source.subset.mkdir(parents=True)
+    (source.subset / "metadata.json").write_text(json.dumps(meta))
+    rows = []
+    for name, split in (("r.mp4", "test"), ("o.mp4", "test"), ("s.mp4", "train")):
+        stem = name[0]
+        (source.frames / stem / "3d").mkdir(parents=True)
+        (source.frames / stem / "00.jpg").write_bytes(b"jpeg " + stem.encode())
+        (source.frames / stem / "3d" / "00.jpg").write_bytes(b"3d")
+        source.flow.mkdir(parents=True, exist_ok=True)
+        (source.flow / f"{stem}.npy").write_bytes(b"flow")
+        (source.flow / f"{stem}.json").write_text("{}")
+        rows.append(f"{name},{int(stem != 'r')},,0,0,{split}")
+    (source.frames / "manifest.csv").write_text("video,label,original,position,frame_index,split\n" + "\n".join(rows))
+    (source.frames / "labels.json").write_text(json.dumps({"r/00.jpg": 0, "o/00.jpg": 1, "s/00.jpg": 1}))
+
+    assert families.kind_view(tmp_path, "overlay") == {"test": 2}
+    view = Paths.at(families.kind_root(tmp_path, "overlay"))
+    assert sorted(p.name for p in view.frames.iterdir() if p.is_dir()) == ["o", "r"]
+    assert json.loads((view.frames / "labels.json").read_text()) == {"r/00.jpg": 0, "o/00.jpg": 1}
+    assert os.path.samefile(view.frames / "o" / "3d" / "00.jpg", source.frames / "o" / "3d" / "00.jpg")
+    assert os.path.samefile(view.flow / "o.npy", source.flow / "o.npy") and not (view.flow / "s.npy").exists()
+    assert families.kind_view(tmp_path, "self_blended") == {"test": 1, "train": 1}  # remade whole, on its own
+    with pytest.raises(ValueError, match="unknown kind of fake 'swap'"):
+        families.kind_root(tmp_path, "swap")

@@ -18,15 +18,25 @@ Each detector trains and is tested on each family (a 5 x 3 table of test video A
 with 95 % family-bootstrap intervals), and each trained model is then scored on the
 other families' test splits: generalization to a kind of fake it never saw.
 
+The same question on real faces: chapter 09's set holds two kinds of fake, overlays
+(another person's face pasted in) and self-blended ones (a person's own face, altered
+and blended back: Shiohara and Yamasaki 2022). Each kind gets a view of chapter 09's
+full-frame inputs holding its reals and that kind's fakes only (:func:`kind_view`: the
+same files, hard-linked, nothing re-extracted), each model trains on one view and is
+scored on both.
+
 Layout under ``<root>/artifacts/``::
 
     families/<family>/artifacts/{subset,frames,flow,models,predictions}   one complete study root per family
     families/<family>/metrics/<model>.json
+    families/faces_<kind>/artifacts/{frames,flow}                      chapter 09's reals and one kind of fake
     families_runs/<family>/<model>/                                     resumable training state
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,13 +47,14 @@ from dfd_utils.config import FAMILIES, StudyConfig
 from dfd_utils.evaluate import binary_metrics, bootstrap_ci, score_table
 from dfd_utils.features import FeatureCache
 from dfd_utils.frame_store import load_video_frames
-from dfd_utils.io import write_json_atomic
+from dfd_utils.io import read_json, write_json_atomic
 from dfd_utils.models import load_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.precision import prepare, resolve_device
 from dfd_utils.stages.detector import _load, run_experiment
 from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.frames import extract_frames
+from dfd_utils.stages.real_faces import frames_for, variant_root
 from dfd_utils.stages.subset import make_subset
 from dfd_utils.train import predict
 
@@ -128,6 +139,63 @@ def train_all(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]
             for family in FAMILIES}
 
 
+KINDS = ("overlay", "self_blended")  # chapter 09's two kinds of fake on real faces
+
+
+def kind_root(root: str | Path, kind: str) -> Path:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of fake {kind!r}; expected one of {KINDS}")
+    return Paths.at(root).artifacts / "families" / f"faces_{kind}"
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # the same bytes under a second name: no copy, nothing to go stale
+    except OSError:  # another file system: a copy
+        shutil.copy2(source, target)
+
+
+def kind_view(root: str | Path, kind: str) -> dict[str, int]:
+    """Chapter 09's full-frame frames and flow, restricted to its reals and its fakes of one ``kind``.
+
+    Writes ``families/faces_<kind>/artifacts/{frames,flow}`` anew (the manifest and labels
+    filtered, each kept video's files hard-linked) and returns the videos per split.
+    Chapter 09 splits by person, so a kind's train, validation and test videos are those of
+    chapter 09's, and no person is in two splits.
+    """
+    source, target = Paths.at(variant_root(root, "full")), Paths.at(kind_root(root, kind))
+    manifest = pd.read_csv(source.frames / "manifest.csv", keep_default_na=False)
+    meta = read_json(source.subset / "metadata.json")
+    keep = {name for name, entry in meta.items() if entry["label"] == "REAL" or entry.get("fake_type") == kind}
+    manifest = manifest[manifest.video.isin(keep)]
+    for folder in (target.frames, target.flow):
+        shutil.rmtree(folder, ignore_errors=True)  # a view is remade whole: it holds no work of its own
+        folder.mkdir(parents=True)
+    for name in sorted(set(manifest.video)):
+        stem = Path(name).stem
+        shutil.copytree(source.frames / stem, target.frames / stem, copy_function=_link_or_copy)
+        for suffix in (".npy", ".json"):
+            _link_or_copy(str(source.flow / f"{stem}{suffix}"), str(target.flow / f"{stem}{suffix}"))
+    stems = {Path(name).stem for name in manifest.video}
+    labels = read_json(source.frames / "labels.json")  # "<stem>/00.jpg" -> 0/1
+    write_json_atomic(target.frames / "labels.json", {k: v for k, v in labels.items() if k.split("/")[0] in stems})
+    manifest.to_csv(target.frames / "manifest.csv", index=False)
+    return manifest.drop_duplicates("video").groupby("split").size().to_dict()
+
+
+def train_kinds(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]]:
+    """Every model trained on each kind's view of chapter 09's set: ``{kind: {model: metrics}}``."""
+    train = {**study.train, **study.families.train}
+    frames = frames_for(study, "full")
+    return {kind: {name: run_experiment(name, train, frames, asdict(study.evaluate), root=kind_root(root, kind),
+                                        seed=study.seed, device=study.device,
+                                        data_info={"source": "faces", "variant": "full", "kind": kind},
+                                        live=False, runs=runs_folder(root, f"faces_{kind}"), models=study.models,
+                                        feature_store=Paths.at(root).features).metrics
+                   for name in study.families.models}
+            for kind in KINDS}
+
+
 def test_scores(model_path: Path, test_root: Path, store: Path, topk: int) -> pd.DataFrame:
     """A saved detector's scores on another root's test split: one row per video (``score_table``).
 
@@ -147,18 +215,20 @@ def test_scores(model_path: Path, test_root: Path, store: Path, topk: int) -> pd
                        test.num_frames if per_frame else None, topk)
 
 
-def cross_table(study: StudyConfig, root: str | Path) -> pd.DataFrame:
+def cross_table(study: StudyConfig, root: str | Path, faces: bool = False) -> pd.DataFrame:
     """Every model trained on each family, scored on each family's test split: one row per (model, train, test).
 
-    The rows where the two families are the same are the in-distribution AUCs of :func:`train_all`.
+    ``faces``: chapter 09's two kinds of fake in place of the synthetic families. The rows
+    where the two are the same are the in-distribution AUCs of :func:`train_all` (:func:`train_kinds`).
     """
     rows = []
     store = Paths.at(root).features
+    sets = {k: kind_root(root, k) for k in KINDS} if faces else {f: family_root(root, f) for f in FAMILIES}
     for name in study.families.models:
-        for trained in FAMILIES:
-            model_path = Paths.at(family_root(root, trained)).models / f"{name}.pt"
-            for tested in FAMILIES:
-                videos = test_scores(model_path, family_root(root, tested), store, study.evaluate.topk)
+        for trained, trained_root in sets.items():
+            model_path = Paths.at(trained_root).models / f"{name}.pt"
+            for tested, tested_root in sets.items():
+                videos = test_scores(model_path, tested_root, store, study.evaluate.topk)
                 auc = binary_metrics(videos.label, videos.prob)["roc_auc"]
                 low, high = bootstrap_ci(videos.label, videos.prob, videos.family, n_boot=study.evaluate.bootstrap,
                                          seed=study.seed)["roc_auc"]
@@ -176,8 +246,8 @@ def auc_grid(cross: pd.DataFrame) -> pd.DataFrame:
     """The 5 x 3 table: in-distribution test video AUC [95 % interval], models by family."""
     same = cross[cross.trained_on == cross.tested_on]
     cells = {(r.model, r.tested_on): f"{r.roc_auc:.3f} [{r.low:.2f}, {r.high:.2f}]" for r in same.itertuples()}
-    models = list(dict.fromkeys(same.model))
-    return pd.DataFrame({f: [cells[(m, f)] for m in models] for f in FAMILIES}, index=pd.Index(models, name="model"))
+    models, sets = list(dict.fromkeys(same.model)), list(dict.fromkeys(same.tested_on))
+    return pd.DataFrame({f: [cells[(m, f)] for m in models] for f in sets}, index=pd.Index(models, name="model"))
 
 
 def reading(cross: pd.DataFrame) -> str:
@@ -215,9 +285,9 @@ def premise_verdict(same: pd.DataFrame) -> str:
 def cross_grid(cross: pd.DataFrame) -> pd.DataFrame:
     """Test video AUC of every model (rows) trained on one family and tested on each (columns: train -> test)."""
     table = cross.assign(pair=cross.trained_on + " -> " + cross.tested_on)
+    sets = list(dict.fromkeys(cross.trained_on))
     return table.pivot(index="model", columns="pair", values="roc_auc").reindex(
-        index=list(dict.fromkeys(cross.model)),
-        columns=[f"{a} -> {b}" for a in FAMILIES for b in FAMILIES])
+        index=list(dict.fromkeys(cross.model)), columns=[f"{a} -> {b}" for a in sets for b in sets])
 
 
 def cross_reading(cross: pd.DataFrame) -> str:
@@ -233,12 +303,14 @@ def cross_reading(cross: pd.DataFrame) -> str:
                                                   for r in drops[:8]) + ("." if drops else ""))).strip()
 
 
-def write_metrics(root: str | Path, cross: pd.DataFrame) -> Path:
-    """``metrics/families.json``: per model, train family and test family, the AUC and its interval."""
+def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """``metrics/families.json``: per table (``synthetic``, ``faces``), model, train set and test set, the AUC and
+    its interval."""
     metrics: dict = {}
-    for r in cross.itertuples():
-        metrics.setdefault(r.model, {}).setdefault(r.trained_on, {})[r.tested_on] = {
-            "roc_auc": r.roc_auc, "roc_auc_ci": [r.low, r.high], "videos": r.videos}
+    for table_name, cross in tables.items():
+        for r in cross.itertuples():
+            metrics.setdefault(table_name, {}).setdefault(r.model, {}).setdefault(r.trained_on, {})[r.tested_on] = {
+                "roc_auc": r.roc_auc, "roc_auc_ci": [r.low, r.high], "videos": r.videos}
     path = Paths.at(root).metrics / "families.json"
     write_json_atomic(path, metrics)
     return path
