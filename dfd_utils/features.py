@@ -54,20 +54,36 @@ def trunk_digest(model: Detector) -> str:
     return tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
 
 
-@torch.no_grad()
-def video_features(model: Detector, video: torch.Tensor) -> torch.Tensor:
-    """One video's features: ``(T, C)`` for its ``(T, 3, H, W)`` frames, ``(C,)`` for its ``(T, 3, S, S)`` clip.
+PER_PASS = {False: 1, True: 8}  # videos per forward pass: one video's frames (2D), eight clips (3D), always full
 
-    One video per forward pass, never a batch of several: a convolution's last bits can
-    depend on the batch it runs in, so a video computed alone gives the same features
-    whether its neighbours were computed with it or loaded from the store. (On a 2-core
-    CPU 16 frames per pass are also faster than 64: 8-9 against 12-13 ms a frame for
-    EfficientNet-Lite0 at 108x192, measured.)
+
+@torch.no_grad()
+def videos_features(model: Detector, videos: torch.Tensor) -> list[torch.Tensor]:
+    """Each video's features: ``(T, C)`` for its ``(T, 3, H, W)`` frames, ``(C,)`` for its ``(T, 3, S, S)`` clip.
+
+    ``videos``: ``(N, T, ...)`` uint8. Every forward pass holds exactly :data:`PER_PASS`
+    videos, the last one padded with black ones: a convolution's algorithm, and so its
+    last bits, can depend on the batch size, never on the other samples in the batch, so
+    a video gets the same features whichever videos it was computed with or whether its
+    neighbours came from the store (tested). 2D: one video's 16 frames per pass were
+    faster than 64 frames on a 2-core CPU (8-9 against 12-13 ms a frame for
+    EfficientNet-Lite0 at 108x192); 3D: one clip per pass was several times slower than
+    eight with channels_last_3d (measured), so clips go eight at a time.
     """
     device = next(model.parameters()).device
-    batch = video[None] if model.three_d else video  # (1, T, 3, S, S) or (T, 3, H, W)
-    features = model.pooled(batch.to(device)).float().cpu()  # (1, C) or (T, C)
-    return features[0] if model.three_d else features
+    per_pass = PER_PASS[model.three_d]
+    out = []
+    for start in range(0, len(videos), per_pass):
+        chunk = videos[start:start + per_pass]  # (n, T, ...) with n <= per_pass
+        n = len(chunk)
+        if n < per_pass:  # padded to the fixed batch, the padding's output dropped
+            chunk = torch.cat([chunk, chunk.new_zeros((per_pass - n, *chunk.shape[1:]))])
+        batch = chunk if model.three_d else chunk.flatten(0, 1)  # (P, T, 3, S, S) clips or (P*T, 3, H, W) frames
+        features = model.pooled(batch.to(device)).float().cpu()  # (P, C) or (P*T, C)
+        if not model.three_d:
+            features = features.view(per_pass, videos.shape[1], -1)  # (P, T, C)
+        out.extend(features[:n])
+    return out
 
 
 def model_inputs(model: Detector, data: SplitData) -> torch.Tensor:
@@ -88,7 +104,7 @@ def with_features(model: Detector, data: SplitData) -> SplitData:
     """
     was_training = model.training
     model.eval()
-    features = torch.stack([video_features(model, video) for video in model_inputs(model, data)])
+    features = torch.stack(videos_features(model, model_inputs(model, data)))  # (V, T, C) or (V, C)
     model.train(was_training)
     return replace(data, features=features, features_of=trunk_digest(model))
 
@@ -154,19 +170,17 @@ class FeatureCache:
         model.eval()
         context = trunk_context(model, trunk)
         inputs = model_inputs(model, data)  # (V, T, 3, H, W) or (V, T, 3, S, S) uint8
-        features, computed = [], 0
-        for video in inputs:
-            path = self.store / f"{feature_key(context, video)}.pt"
-            stored = self._load(path, video, model.three_d)
-            if stored is None:
-                stored = video_features(model, video)  # (T, C) or (C,)
-                with atomic_path(path) as tmp:
-                    torch.save(stored, tmp)
-                computed += 1
-            features.append(stored)
+        paths = [self.store / f"{feature_key(context, video)}.pt" for video in inputs]
+        features = [self._load(path, video, model.three_d) for path, video in zip(paths, inputs)]
+        missing = [i for i, f in enumerate(features) if f is None]
+        if missing:
+            for i, computed in zip(missing, videos_features(model, inputs[missing])):  # (T, C) or (C,) each
+                with atomic_path(paths[i]) as tmp:
+                    torch.save(computed.clone(), tmp)  # its own storage, not a view of the whole batch
+                features[i] = computed
         model.train(was_training)
         log.info("%s features: %d of %d videos reused (same trunk, frames and code), %d computed", split,
-                 len(inputs) - computed, len(inputs), computed)
+                 len(inputs) - len(missing), len(inputs), len(missing))
         return replace(data, features=torch.stack(features), features_of=trunk)
 
     @staticmethod

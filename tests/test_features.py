@@ -109,8 +109,8 @@ def test_stored_features_are_reused_only_under_their_exact_key(tmp_path, monkeyp
     import dfd_utils.features as features_module
 
     calls = []
-    real = features_module.video_features
-    monkeypatch.setattr(features_module, "video_features", lambda m, v: calls.append(1) or real(m, v))
+    real = features_module.videos_features
+    monkeypatch.setattr(features_module, "videos_features", lambda m, v: calls.extend([1] * len(v)) or real(m, v))
     net, data = model("baseline"), {"train": clips(), "val": clips(seed=1)}
     first = FeatureCache(tmp_path)(net, data)
     assert len(calls) == 12 and len(list(tmp_path.glob("*.pt"))) == 12  # one file per video
@@ -134,19 +134,21 @@ def test_stored_features_are_reused_only_under_their_exact_key(tmp_path, monkeyp
     assert torch.equal(redone["train"].features, first["train"].features)
 
 
-def test_sets_that_share_videos_share_their_features(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["baseline", "cnn3d"])
+def test_sets_that_share_videos_share_their_features(tmp_path, monkeypatch, name):
     """The sweep's sets hold the same reals: only the videos a store lacks go through the trunk, and the result
-    is bit-identical to computing the whole split without a store (one video per pass, whatever its neighbours)."""
+    is bit-identical to computing the whole split without a store (a fixed batch, whatever its neighbours)."""
     import dfd_utils.features as features_module
 
     calls = []
-    real = features_module.video_features
-    monkeypatch.setattr(features_module, "video_features", lambda m, v: calls.append(1) or real(m, v))
-    net, base, other = model("baseline"), clips(6, seed=0), clips(6, seed=3)
+    real = features_module.videos_features
+    monkeypatch.setattr(features_module, "videos_features", lambda m, v: calls.extend([1] * len(v)) or real(m, v))
+    net, base, other = model(name), clips(6, seed=0), clips(6, seed=3)
     FeatureCache(tmp_path)(net, {"train": base})
-    mixed = replace(base, frames=torch.cat([base.frames[:3], other.frames[:3]]))  # 3 shared videos, 3 new
+    mixed = replace(base, frames=torch.cat([base.frames[:3], other.frames[:3]]),  # 3 shared videos, 3 new
+                    frames3d=torch.cat([other.frames3d[:2], base.frames3d[1:5]]))  # 2 new, 4 shared in other places
     got = FeatureCache(tmp_path)(net, {"train": mixed})["train"]
-    assert len(calls) == 6 + 3
+    assert len(calls) == 6 + (2 if name == "cnn3d" else 3)
     assert torch.equal(got.features, with_features(net, mixed).features)
 
 
