@@ -13,6 +13,7 @@ from dfd_utils.cli import main as dfd
 from dfd_utils.datasets import load_split
 from dfd_utils.sources import dfdc
 from dfd_utils.sources.dfdc_parts import part_folder, write_parts
+from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.shards import merge, parse_parts, read_parts
 
 PARAMS = "profiles/smoke.yaml"  # frames 16 at 108x192, 3D at 64: the frame settings every part shares
@@ -70,6 +71,7 @@ def test_merged_parts_become_stage_02_outputs_that_training_reads(dfdc_root, tmp
     train = load_split(frames, "train", three_d=True)
     assert tuple(train.frames.shape[1:]) == (16, 3, 108, 192)  # (V, T, 3, H, W)
     assert tuple(train.frames3d.shape[1:]) == (16, 3, 64, 64)  # (V, T, 3, S, S): the smoke profile's 3D size
+    assert optical_flow({}, tmp_path, workers=2) == sorted(splits)  # stage 03 reads the merge as stage 02's
 
 
 @pytest.mark.slow  # full-HD clips decoded several times: 5-10 s each
