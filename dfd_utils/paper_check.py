@@ -245,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\npaper check: the paper's shapes on the CPU (profiles/paper_check.yaml)")
     print(table(runs))
     for stage, report in reports.items():
-        shown = {k: v for k, v in report.items() if k in ("frames", "frames3d", "flows", "inputs", "batch",
-                                                           "train_loss", "weights", "roc_auc")}
+        shown = {k: v for k, v in report.items() if k in ("clips", "videos", "source_size", "frames", "frames3d",
+                                                           "flows", "inputs", "batch", "train_loss", "weights",
+                                                           "roc_auc")}
         print(f"  {stage}: {json.dumps(shown, default=str)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"stages": [asdict(r) for r in runs], "reports": reports}, indent=1))
