@@ -9,7 +9,8 @@ PROFILE ?= demo
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke
+.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke \
+	paper-check
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
@@ -23,6 +24,7 @@ help:
 	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
 	@echo "make colab    rewrite the notebooks' Colab badge and install cell from the repository URL"
 	@echo "make bench    run the benchmarks under benchmarks/"
+	@echo "make paper-check  every stage at the paper's shapes (1080x1920 DFDC clips, ResNet50, 224^2 3D) on the CPU"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +88,11 @@ bench: env
 	$(BIN)/python benchmarks/bench_frames.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_predict.py
+
+# Every stage once at the paper's real shapes on the CPU, under a temporary folder: wall time and peak RSS
+# per stage (dfd_utils/paper_check.py, profiles/paper_check.yaml). About 2-4 minutes on 2 cores.
+paper-check: env
+	$(BIN)/python -m dfd_utils.paper_check
 
 lint: env
 	$(BIN)/ruff check dfd_utils tests benchmarks notebooks book/_ext

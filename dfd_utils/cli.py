@@ -2,6 +2,8 @@
 
     dfd predict video.mp4 [more.mp4 folder/] [--model NAME | --checkpoint FILE] [--json] [--threshold X]
     dfd info artifacts/models/baseline.pt
+    dfd extract --parts 3,4 [--dfdc-path data/dfdc] [--shards artifacts/shards]   (sharded extraction)
+    dfd merge [--shards artifacts/shards] [--frames artifacts/frames]
 """
 
 from __future__ import annotations
@@ -141,6 +143,40 @@ def _info(args) -> int:
     return 0
 
 
+def _study(params: str):
+    from dfd_utils.config import parse
+    from dfd_utils.pipeline import load_params
+
+    return parse(load_params(params), params)
+
+
+def _extract(args) -> int:
+    from dfd_utils.io import worker_count
+    from dfd_utils.stages.shards import extract_part, parse_parts
+
+    study = _study(args.params)
+    root = Path(args.dfdc_path or study.data.dfdc_path)
+    for part in parse_parts(args.parts):
+        record = extract_part(root, part, args.shards, study.frames, workers=worker_count(study.workers))
+        print(f"part {part}: {len(record['videos'])} videos extracted, {len(record['skipped'])} skipped "
+              f"-> {Path(args.shards) / f'part_{part}'}")
+    return 0
+
+
+def _merge(args) -> int:
+    from dfd_utils.stages.shards import merge, to_frames
+
+    if args.frames:
+        study = _study(args.params)
+        manifest = to_frames(args.shards, args.frames, study.splits, study.seed)
+        print(f"{manifest.video.nunique()} videos, {len(manifest)} frames -> {args.frames} (stage 02's layout)")
+    else:
+        manifest = merge(args.shards, args.out)
+        print(f"{manifest.video.nunique()} videos from parts {sorted(manifest.part.unique().tolist())} -> "
+              f"{args.out or Path(args.shards) / 'merged'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dfd", description="Deepfake video detection with the study's models.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,6 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
                                    "data, validation and test metrics.")
     i.add_argument("checkpoint")
     i.set_defaults(func=_info)
+    e = sub.add_parser("extract", help="stage 02's frames for some DFDC parts (sharded extraction)",
+                       description="Extract the frames of DFDC parts (dfdc_train_part_N folders or zips) into "
+                                   "<shards>/part_N/, one part at a time: machines can share the parts. Frame "
+                                   "settings and workers come from --params.")
+    e.add_argument("--parts", required=True, help="part numbers: 3,4 or 0-9,12")
+    e.add_argument("--dfdc-path", help="where the parts are (default: data.dfdc_path of --params)")
+    e.add_argument("--shards", default="artifacts/shards", help="where each part's outputs go")
+    e.add_argument("--params", default="params.yaml", help="parameters file or profiles/<name>.yaml")
+    e.set_defaults(func=_extract)
+    m = sub.add_parser("merge", help="merge extracted parts into one manifest (or stage 02's outputs)",
+                       description="Merge every <shards>/part_N/ into one manifest, deterministically.")
+    m.add_argument("--shards", default="artifacts/shards")
+    m.add_argument("--out", help="where the merged manifest goes (default: <shards>/merged)")
+    m.add_argument("--frames", help="also write stage 02's outputs here (video folders hard-linked, manifest.csv, "
+                                    "labels.json, ../splits.json with splits and seed of --params)")
+    m.add_argument("--params", default="params.yaml", help="parameters file (for --frames)")
+    m.set_defaults(func=_merge)
     return parser
 
 

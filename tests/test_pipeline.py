@@ -25,7 +25,7 @@ def _keys(d, prefix=""):
 
 
 def test_params_yaml_is_the_demo_profile():
-    assert set(PROFILES) == {"smoke", "demo", "paper"}
+    assert set(PROFILES) == {"smoke", "demo", "paper", "paper_check"}
     assert load_params() == PROFILES["demo"]
     assert (ROOT / "params.yaml").read_text() == profiles.render("demo"), "regenerate: make profile PROFILE=demo"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import zipfile
 import zlib
@@ -349,3 +350,43 @@ def _reason_kind(reason: str) -> str:
         if kind in reason:
             return kind
     return reason.split(":")[-1].strip()[:60]
+
+
+PART_NAME = re.compile(r"^dfdc_train_part_(\d+)(\.zip)?$")  # DFDC's 50 parts: folders, or their zips
+
+
+def list_parts(root: str | Path) -> dict[int, Path]:
+    """Every ``dfdc_train_part_N`` folder or ``.zip`` under ``root``: ``{N: path}``, in part order.
+
+    A part found twice (a folder and its zip, or two copies) is refused with both paths:
+    which copy a shard read must never depend on the order a file system lists them.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: DFDC folder does not exist (set data.dfdc_path in params.yaml)")
+    found: dict[int, Path] = {}
+    for path in sorted(root.rglob("dfdc_train_part_*")):
+        match = PART_NAME.match(path.name)
+        if not match or (path.is_dir() == bool(match.group(2))) or not (path.is_dir() or path.is_file()):
+            continue  # a file without .zip, or a folder named like a zip
+        part = int(match.group(1))
+        if part in found:
+            raise ValueError(f"DFDC part {part} is found twice: {found[part]} and {path}; keep one")
+        found[part] = path
+    return dict(sorted(found.items()))
+
+
+def part_candidates(path: str | Path) -> tuple[list[Candidate], list[Skip]]:
+    """The labelled clips of one part (a folder with its metadata.json, or a zip read in place), and the skips."""
+    path = Path(path)
+    skips: list[Skip] = []
+    if path.is_dir():
+        found = [c for meta in sorted(path.rglob("metadata.json")) for c in _folder_candidates(meta, skips)]
+    else:
+        found = _zip_candidates(path, skips)
+    return found, skips
+
+
+def copy_out(c: Candidate, out_dir: Path) -> Path:
+    """Copy (folder) or extract (zip) one clip into ``out_dir``: :func:`_materialise`, for other stages."""
+    return _materialise(c, out_dir)
