@@ -23,7 +23,7 @@ CODE_BITS = 10  # frames carry their own index as 10 black/white stripes
 # item._nodeid, which pytest 9 no longer reads.)
 SMOKE_STUDY = "smoke_study"
 SMOKE_MODULES = {"test_notebooks.py", "test_book.py"}  # both read tests/smoke_study.py's one run
-LONGEST_FIRST = (SMOKE_STUDY, "test_dvc.py", "test_colab.py")
+LONGEST_FIRST = (SMOKE_STUDY, "test_paper_check.py", "test_dvc.py", "test_colab.py")
 
 
 def test_group(nodeid: str) -> str:
