@@ -145,12 +145,16 @@ def test_a_kind_view_holds_the_reals_and_one_kind_of_fake_linked_not_copied(tmp_
     (source.frames / "manifest.csv").write_text("video,label,original,position,frame_index,split\n" + "\n".join(rows))
     (source.frames / "labels.json").write_text(json.dumps({"r/00.jpg": 0, "o/00.jpg": 1, "s/00.jpg": 1}))
 
-    assert families.kind_view(tmp_path, "overlay") == {"test": 2}
+    assert families.kind_view(tmp_path, "overlay") == {"test": {"REAL": 1, "FAKE": 1}}
     view = Paths.at(families.kind_root(tmp_path, "overlay"))
     assert sorted(p.name for p in view.frames.iterdir() if p.is_dir()) == ["o", "r"]
     assert json.loads((view.frames / "labels.json").read_text()) == {"r/00.jpg": 0, "o/00.jpg": 1}
     assert os.path.samefile(view.frames / "o" / "3d" / "00.jpg", source.frames / "o" / "3d" / "00.jpg")
     assert os.path.samefile(view.flow / "o.npy", source.flow / "o.npy") and not (view.flow / "s.npy").exists()
-    assert families.kind_view(tmp_path, "self_blended") == {"test": 1, "train": 1}  # remade whole, on its own
+    views = {kind: families.kind_view(tmp_path, kind) for kind in families.KINDS}  # each remade whole, on its own
+    assert views["self_blended"] == {"test": {"REAL": 1, "FAKE": 0}, "train": {"REAL": 0, "FAKE": 1}}
+    assert families.usable_kinds(views) == []  # no split holds both labels in train, val and test
+    assert "Not every kind can train: overlay (test: {'REAL': 1, 'FAKE': 1})" in families.views_note(views)
+    assert families.train_kinds(None, tmp_path, []) == {} and families.cross_table(None, tmp_path, []).empty
     with pytest.raises(ValueError, match="unknown kind of fake 'swap'"):
         families.kind_root(tmp_path, "swap")

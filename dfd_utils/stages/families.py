@@ -155,7 +155,7 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def kind_view(root: str | Path, kind: str) -> dict[str, int]:
+def kind_view(root: str | Path, kind: str) -> dict[str, dict[str, int]]:
     """Chapter 09's full-frame frames and flow, restricted to its reals and its fakes of one ``kind``.
 
     Writes ``families/faces_<kind>/artifacts/{frames,flow}`` anew (the manifest and labels
@@ -180,11 +180,43 @@ def kind_view(root: str | Path, kind: str) -> dict[str, int]:
     labels = read_json(source.frames / "labels.json")  # "<stem>/00.jpg" -> 0/1
     write_json_atomic(target.frames / "labels.json", {k: v for k, v in labels.items() if k.split("/")[0] in stems})
     manifest.to_csv(target.frames / "manifest.csv", index=False)
-    return manifest.drop_duplicates("video").groupby("split").size().to_dict()
+    per_video = manifest.drop_duplicates("video")
+    return {split: {label: int((rows.label == value).sum()) for label, value in (("REAL", 0), ("FAKE", 1))}
+            for split, rows in per_video.groupby("split")}
 
 
-def train_kinds(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]]:
-    """Every model trained on each kind's view of chapter 09's set: ``{kind: {model: metrics}}``."""
+def usable_kinds(views: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """The kinds whose view holds reals and fakes in each of train, validation and test: only those can train."""
+    return [kind for kind, counts in views.items()
+            if all(min(counts.get(split, {}).values(), default=0) > 0 for split in ("train", "val", "test"))]
+
+
+def views_table(views: dict[str, dict[str, dict[str, int]]]) -> pd.DataFrame:
+    """Videos per kind (rows), split and label (columns)."""
+    return pd.DataFrame({kind: {(split, label): n for split in ("train", "val", "test")
+                                for label, n in counts.get(split, {"REAL": 0, "FAKE": 0}).items()}
+                         for kind, counts in views.items()}).T
+
+
+def views_note(views: dict[str, dict[str, dict[str, int]]]) -> str:
+    """What the views allow: every kind trained and crossed, or which kind lacks what (a small set's draw)."""
+    usable = usable_kinds(views)
+    if len(usable) == len(views):
+        return "Every kind's view holds reals and fakes in each split: each model trains on each kind."
+    lacking = [f"{kind} ({', '.join(f'{s}: {c}' for s, c in counts.items())})" for kind, counts in views.items()
+               if kind not in usable]
+    return (f"Not every kind can train: {'; '.join(lacking)} lacks reals or fakes in a split. Chapter 09's set is "
+            "too small for this comparison (raise `real_faces.num_videos`); "
+            + ("nothing is trained on real faces here." if len(usable) < 2 else ""))
+
+
+def train_kinds(study: StudyConfig, root: str | Path, kinds: list[str]) -> dict[str, dict[str, dict]]:
+    """Every model trained on each of ``kinds``' views of chapter 09's set: ``{kind: {model: metrics}}``.
+
+    Only with both kinds usable (:func:`usable_kinds`) is there anything to compare: else nothing trains.
+    """
+    if sorted(kinds) != sorted(KINDS):
+        return {}
     train = {**study.train, **study.families.train}
     frames = frames_for(study, "full")
     return {kind: {name: run_experiment(name, train, frames, asdict(study.evaluate), root=kind_root(root, kind),
@@ -193,7 +225,7 @@ def train_kinds(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dic
                                         live=False, runs=runs_folder(root, f"faces_{kind}"), models=study.models,
                                         feature_store=Paths.at(root).features).metrics
                    for name in study.families.models}
-            for kind in KINDS}
+            for kind in kinds}
 
 
 def test_scores(model_path: Path, test_root: Path, store: Path, topk: int) -> pd.DataFrame:
@@ -215,15 +247,21 @@ def test_scores(model_path: Path, test_root: Path, store: Path, topk: int) -> pd
                        test.num_frames if per_frame else None, topk)
 
 
-def cross_table(study: StudyConfig, root: str | Path, faces: bool = False) -> pd.DataFrame:
+CROSS_COLUMNS = ["model", "trained_on", "tested_on", "videos", "roc_auc", "low", "high"]
+
+
+def cross_table(study: StudyConfig, root: str | Path, kinds: list[str] | None = None) -> pd.DataFrame:
     """Every model trained on each family, scored on each family's test split: one row per (model, train, test).
 
-    ``faces``: chapter 09's two kinds of fake in place of the synthetic families. The rows
-    where the two are the same are the in-distribution AUCs of :func:`train_all` (:func:`train_kinds`).
+    ``kinds``: chapter 09's kinds of fake in place of the synthetic families (none trained
+    unless both are given: an empty table). The rows where the two are the same are the
+    in-distribution AUCs of :func:`train_all` (:func:`train_kinds`).
     """
+    if kinds is not None and sorted(kinds) != sorted(KINDS):
+        return pd.DataFrame(columns=CROSS_COLUMNS)
     rows = []
     store = Paths.at(root).features
-    sets = {k: kind_root(root, k) for k in KINDS} if faces else {f: family_root(root, f) for f in FAMILIES}
+    sets = {k: kind_root(root, k) for k in kinds} if kinds is not None else {f: family_root(root, f) for f in FAMILIES}
     for name in study.families.models:
         for trained, trained_root in sets.items():
             model_path = Paths.at(trained_root).models / f"{name}.pt"
@@ -234,7 +272,7 @@ def cross_table(study: StudyConfig, root: str | Path, faces: bool = False) -> pd
                                          seed=study.seed)["roc_auc"]
                 rows.append({"model": name, "trained_on": trained, "tested_on": tested, "videos": len(videos),
                              "roc_auc": auc, "low": low, "high": high})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=CROSS_COLUMNS)
 
 
 def verdict(low: float, high: float) -> str:
@@ -284,6 +322,8 @@ def premise_verdict(same: pd.DataFrame) -> str:
 
 def cross_grid(cross: pd.DataFrame) -> pd.DataFrame:
     """Test video AUC of every model (rows) trained on one family and tested on each (columns: train -> test)."""
+    if cross.empty:
+        return pd.DataFrame()
     table = cross.assign(pair=cross.trained_on + " -> " + cross.tested_on)
     sets = list(dict.fromkeys(cross.trained_on))
     return table.pivot(index="model", columns="pair", values="roc_auc").reindex(
@@ -293,6 +333,8 @@ def cross_grid(cross: pd.DataFrame) -> pd.DataFrame:
 def cross_reading(cross: pd.DataFrame) -> str:
     """For every model and pair of different families: does the AUC on unseen fakes fall below the in-distribution
     interval of the family it was tested on? Computed from the intervals."""
+    if cross.empty:
+        return "Nothing was trained on these sets, so nothing is compared."
     same = cross[cross.trained_on == cross.tested_on].set_index(["model", "tested_on"])
     other = cross[cross.trained_on != cross.tested_on]
     drops = [r for r in other.itertuples() if r.roc_auc < same.loc[(r.model, r.tested_on), "low"]]
