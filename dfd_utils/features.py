@@ -54,7 +54,7 @@ def trunk_digest(model: Detector) -> str:
     return tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
 
 
-PER_PASS = {False: 1, True: 8}  # videos per forward pass: one video's frames (2D), eight clips (3D), always full
+PER_PASS = {False: 1, True: 4}  # videos per forward pass: one video's frames (2D), four clips (3D), always full
 
 
 @torch.no_grad()
@@ -65,10 +65,10 @@ def videos_features(model: Detector, videos: torch.Tensor) -> list[torch.Tensor]
     videos, the last one padded with black ones: a convolution's algorithm, and so its
     last bits, can depend on the batch size, never on the other samples in the batch, so
     a video gets the same features whichever videos it was computed with or whether its
-    neighbours came from the store (tested). 2D: one video's 16 frames per pass were
-    faster than 64 frames on a 2-core CPU (8-9 against 12-13 ms a frame for
-    EfficientNet-Lite0 at 108x192); 3D: one clip per pass was several times slower than
-    eight with channels_last_3d (measured), so clips go eight at a time.
+    neighbours came from the store (tested). Measured on a 2-core CPU with EfficientNet-Lite0
+    in channels_last: 2D, one video's 16 frames a pass as fast as 32 and faster than 64
+    (0.11-0.15 s a video against 0.14); 3D, 2 or 4 clips a pass 0.05-0.07 s a clip, 8
+    clips 0.06-0.08 and one clip several times slower, so clips go four at a time.
     """
     device = next(model.parameters()).device
     per_pass = PER_PASS[model.three_d]
