@@ -89,6 +89,8 @@ def machine_facts(params: dict | None = None, model_name: str | None = None, cpu
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
         "torch_threads": torch.get_num_threads(),
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # the kernels torch chose: DEFAULT, AVX2, AVX512
+        "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # a cap set by hand (AVX2: no bf16 units)
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device.type,
@@ -161,7 +163,7 @@ FACT_NAMES = {  # a fact's key -> how the page names it when machines differ
     "cpu": "CPU", "flags": "CPU flags", "logical_cores": "cores", "usable_cores": "usable cores",
     "torch_threads": "torch threads", "torch": "torch version", "python": "Python version", "device": "device",
     "gpu": "GPU", "cpu_bf16": "native bf16", "precision_requested": "precision requested",
-    "precision_used": "precision used",
+    "precision_used": "precision used", "cpu_kernels": "torch CPU kernels", "onednn_isa_cap": "oneDNN ISA cap",
 }
 
 
@@ -173,7 +175,10 @@ def _facts_rows(facts: dict) -> list[tuple[str, str]]:
     cores = f"{facts.get('logical_cores')} logical"
     if facts.get("usable_cores") not in (None, facts.get("logical_cores")):
         cores += f", {facts['usable_cores']} usable by the run"
-    rows += [("Cores", cores), ("Torch threads", str(facts.get("torch_threads"))),
+    kernels = str(facts.get("cpu_kernels", "not recorded"))
+    if facts.get("onednn_isa_cap"):
+        kernels += f", oneDNN capped at {facts['onednn_isa_cap']}"
+    rows += [("Cores", cores), ("Torch threads", str(facts.get("torch_threads"))), ("Torch CPU kernels", kernels),
              ("Device", facts.get("device", "cpu") + (f" ({facts['gpu']})" if facts.get("gpu") else ""))]
     requested, used = facts.get("precision_requested"), facts.get("precision_used")
     precision = f"{requested} requested, {used} used"

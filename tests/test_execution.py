@@ -188,3 +188,14 @@ def test_the_book_writes_the_page_it_lists_and_git_ignores_it():
     assert toc["parts"][-1]["chapters"][-1]["file"] == "execution"  # listed last
     assert "/book/execution.md" in (root / ".gitignore").read_text().splitlines()
     assert execution.__doc__ and execution.stage_times.__doc__
+
+
+def test_the_page_names_the_kernels_torch_chose_and_a_cap_set_by_hand():
+    from dfd_utils.execution import _facts_rows, machine_facts
+
+    facts = machine_facts({"train": {"precision": "fp32"}})
+    assert facts["cpu_kernels"] in ("DEFAULT", "AVX2", "AVX512", "VSX", "ZVECTOR", "SVE256", "NO AVX")
+    rows = dict(_facts_rows({**facts, "cpu_kernels": "AVX2", "onednn_isa_cap": "AVX2"}))
+    assert rows["Torch CPU kernels"] == "AVX2, oneDNN capped at AVX2"
+    uncapped = dict(_facts_rows({**facts, "cpu_kernels": "AVX512", "onednn_isa_cap": None}))
+    assert uncapped["Torch CPU kernels"] == "AVX512"
