@@ -228,15 +228,21 @@ def train_kinds(study: StudyConfig, root: str | Path, kinds: list[str]) -> dict[
             for kind in kinds}
 
 
-def test_scores(model_path: Path, test_root: Path, store: Path, topk: int) -> pd.DataFrame:
+def test_scores(model_path: Path, test_root: Path, store: Path, topk: int, loaded: dict | None = None
+                ) -> pd.DataFrame:
     """A saved detector's scores on another root's test split: one row per video (``score_table``).
 
     A frozen trunk's features come from the shared store: the test videos went through the
     same pretrained trunk when that family's own models trained, so nothing runs twice.
+    ``loaded``: test splits already decoded, by root and input kind, shared across calls.
     """
     model, info = load_checkpoint(model_path)
     train = info["config"]["train"]
-    data = {"test": _load(Paths.at(test_root), model, "test")}
+    loaded = {} if loaded is None else loaded
+    key = (str(test_root), model.three_d, model.uses_flow)  # what _load decodes for this model
+    if key not in loaded:
+        loaded[key] = _load(Paths.at(test_root), model, "test")
+    data = {"test": loaded[key]}
     if train["trunk"] == "frozen":  # the trunk as training ran it (device, memory format): the store's own key
         model = prepare(model, resolve_device(train["device"]), train["channels_last"])
         data = FeatureCache(store)(model, data)
@@ -259,14 +265,14 @@ def cross_table(study: StudyConfig, root: str | Path, kinds: list[str] | None = 
     """
     if kinds is not None and sorted(kinds) != sorted(KINDS):
         return pd.DataFrame(columns=CROSS_COLUMNS)
-    rows = []
+    rows, loaded = [], {}
     store = Paths.at(root).features
     sets = {k: kind_root(root, k) for k in kinds} if kinds is not None else {f: family_root(root, f) for f in FAMILIES}
     for name in study.families.models:
         for trained, trained_root in sets.items():
             model_path = Paths.at(trained_root).models / f"{name}.pt"
             for tested, tested_root in sets.items():
-                videos = test_scores(model_path, tested_root, store, study.evaluate.topk)
+                videos = test_scores(model_path, tested_root, store, study.evaluate.topk, loaded)
                 auc = binary_metrics(videos.label, videos.prob)["roc_auc"]
                 low, high = bootstrap_ci(videos.label, videos.prob, videos.family, n_boot=study.evaluate.bootstrap,
                                          seed=study.seed)["roc_auc"]
