@@ -8,9 +8,11 @@ the splits, the loop's settings and the run's stamp) to ``<run>/ddp_job.pt`` and
 
 as a subprocess, so a notebook cell runs once whatever the number of ranks; it then
 reads back what rank 0 wrote (``best.pt``, ``last.pt``, DVCLive) as :func:`train.fit`
-would have returned it. Several machines: the same module under ``torchrun --nnodes
-M --node-rank K --rdzv-backend c10d --rdzv-endpoint HOST:PORT`` (README, "Scaling past
-one machine").
+would have returned it. Several machines: ``DFD_TORCHRUN`` replaces ``--standalone``
+with the rendezvous (``--nnodes M --node-rank 0 --rdzv-backend c10d --rdzv-endpoint
+HOST:PORT``) on the machine that runs the stage, and each other machine runs the same
+command on the same job file (a shared filesystem) with its own ``--node-rank``
+(README, "Scaling past one machine"); the per-rank batch is the global batch over all ranks.
 
 Each rank (:func:`main`): gloo on CPUs, NCCL on GPUs (one per rank, ``LOCAL_RANK``);
 ``DistributedSampler`` seeded with the run's seed (``set_epoch`` each epoch); a per-rank
@@ -34,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import asdict
@@ -132,7 +135,8 @@ def launch(model: Detector, name: str, train: SplitData, val: SplitData, cfg: Tr
            "train": _split_payload(train, needed), "val": _split_payload(val, needed)}
     job_path = run_dir / "ddp_job.pt"
     loop._save_atomic(job, job_path)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+    rendezvous = shlex.split(os.environ.get("DFD_TORCHRUN", "--standalone"))  # several machines: see the README
+    cmd = [sys.executable, "-m", "torch.distributed.run", *rendezvous, "--nproc_per_node", str(nproc),
            "-m", "dfd_utils.distributed", str(job_path)]
     log.info("training on %d processes: %s", nproc, " ".join(cmd))
     try:
