@@ -5,7 +5,7 @@ decoded once and every view indexes it. It is decoded into one memory-mapped arr
 per kind (``dfd_utils.split_arrays``: frames, 3D frames, flow), written on first load
 and kept, keyed on the files it was made from; the tensors of :class:`SplitData` are
 views of those maps, so RAM does not grow with the number of clips (825 clips hold
-0.8 GB of frames; DFDC's 119,154 would hold 120 GB). ``arrays=None`` decodes into
+0.8 GB of frames; DFDC's 119,154 would hold 119 GB). ``arrays=None`` decodes into
 RAM as before (the same values, bit for bit). Items stay uint8/float16; the training
 loop converts whole batches, and each model normalises its own input.
 
