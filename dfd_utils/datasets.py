@@ -1,9 +1,13 @@
-"""The paper's three views of the data, over one split loaded into memory once.
+"""The paper's three views of the data, over one split decoded once.
 
-Decoding a JPEG per item per epoch would dominate training on a CPU; a split is
-small (13,200 frames at 108x192x3 is 0.8 GB as uint8), so it is decoded once into
-tensors and every view indexes them. Items stay uint8/float16; the training loop
-converts whole batches, and each model normalises its own input.
+Decoding a JPEG per item per epoch would dominate training on a CPU, so a split is
+decoded once and every view indexes it. It is decoded into one memory-mapped array
+per kind (``dfd_utils.split_arrays``: frames, 3D frames, flow), written on first load
+and kept, keyed on the files it was made from; the tensors of :class:`SplitData` are
+views of those maps, so RAM does not grow with the number of clips (825 clips hold
+0.8 GB of frames; DFDC's 119,154 would hold 119 GB). ``arrays=None`` decodes into
+RAM as before (the same values, bit for bit). Items stay uint8/float16; the training
+loop converts whole batches, and each model normalises its own input.
 
 * ``FrameBag``: a bag of frames, shuffled at frame level (baseline).
 * ``FrameFlowBag``: a bag of (frame, flow) pairs (two-stream per frame).
@@ -24,7 +28,7 @@ of the loop's cost beside the model (``benchmarks/bench_loop.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,9 @@ from torch.utils.data import Dataset
 from dfd_utils.flow import load_flow
 from dfd_utils.frame_store import load_video_frames
 from dfd_utils.paths import require
+from dfd_utils.split_arrays import array_folder, split_array
+
+AUTO = "auto"  # load_split's default arrays folder: beside the frame store (split_arrays.array_folder)
 
 
 @dataclass
@@ -49,6 +56,7 @@ class SplitData:
     frames3d: torch.Tensor | None  # (V, T, 3, S, S) uint8
     features: torch.Tensor | None = None  # (V, T, C) or (V, C) float32: a frozen trunk's output (dfd_utils.features)
     features_of: str = ""  # digest of the trunk weights that made ``features``
+    arrays: dict[str, str] = field(default_factory=dict)  # field -> the .npy its tensor maps (split_arrays)
 
     @property
     def num_frames(self) -> int:
@@ -58,8 +66,13 @@ class SplitData:
 
 def load_split(frames_root: str | Path, split: str, flow_root: str | Path | None = None,
                frames: bool = True, flows: bool = False, three_d: bool = False,
-               limit: int | None = None) -> SplitData:
-    """Decode every video of ``split`` listed in ``frames_root/manifest.csv``."""
+               limit: int | None = None, arrays: str | Path | None = AUTO) -> SplitData:
+    """Every video of ``split`` listed in ``frames_root/manifest.csv``, in name order.
+
+    ``arrays``: the folder of the memory-mapped split arrays (default: beside the frame
+    store, ``split_arrays.array_folder``), written there on first load; ``None``: decoded
+    into RAM, as before the arrays existed.
+    """
     frames_root = Path(frames_root)
     manifest = pd.read_csv(require(frames_root / "manifest.csv", "frames"), keep_default_na=False)
     per_video = manifest[manifest.split == split].drop_duplicates("video").sort_values("video")
@@ -68,23 +81,37 @@ def load_split(frames_root: str | Path, split: str, flow_root: str | Path | None
     if per_video.empty:
         raise ValueError(f"{frames_root / 'manifest.csv'}: split {split!r} has no videos")
     names = per_video.video.tolist()
-
-    def stack(load):
-        return torch.from_numpy(np.stack([load(n) for n in names]))
-
-    def chw(a):  # (T, H, W, 3) -> (T, 3, H, W)
-        return a.transpose(0, 3, 1, 2)
-
     if flows and flow_root is None:
         raise ValueError("flows=True needs flow_root")
+    wanted = [kind for kind, on in (("frames", frames), ("flows", flows), ("frames3d", three_d)) if on]
+    if arrays is None:
+        tensors, mapped = {kind: _decode(kind, names, frames_root, flow_root) for kind in wanted}, {}
+    else:
+        folder = array_folder(frames_root) if arrays == AUTO else Path(arrays)
+        key = split if not limit else f"{split}-first{limit}"
+        opened = {kind: split_array(kind, key, names, frames_root, flow_root, folder) for kind in wanted}
+        tensors = {kind: tensor for kind, (tensor, _) in opened.items()}
+        mapped = {kind: str(path) for kind, (_, path) in opened.items()}
     return SplitData(
         videos=names,
         families=[o or v for v, o in zip(per_video.video, per_video.original)],
         labels=torch.tensor(per_video.label.to_numpy(), dtype=torch.float32),
-        frames=stack(lambda n: chw(load_video_frames(frames_root, n))) if frames else None,
-        flows=stack(lambda n: load_flow(flow_root, n)) if flows else None,
-        frames3d=stack(lambda n: chw(load_video_frames(frames_root, n, three_d=True))) if three_d else None,
+        frames=tensors.get("frames"),  # (V, T, 3, H, W) uint8
+        flows=tensors.get("flows"),  # (V, T, 2, H, W) float16
+        frames3d=tensors.get("frames3d"),  # (V, T, 3, S, S) uint8
+        arrays=mapped,
     )
+
+
+def _decode(kind: str, names: list[str], frames_root: Path, flow_root: Path | None) -> torch.Tensor:
+    """The in-RAM path: every video decoded and stacked (the values the arrays hold, bit for bit)."""
+    def chw(a):  # (T, H, W, 3) -> (T, 3, H, W)
+        return a.transpose(0, 3, 1, 2)
+
+    if kind == "flows":
+        return torch.from_numpy(np.stack([load_flow(flow_root, n) for n in names]))
+    return torch.from_numpy(np.stack([chw(load_video_frames(frames_root, n, three_d=kind == "frames3d"))
+                                      for n in names]))
 
 
 def _rows(x: torch.Tensor, index: torch.Tensor, lead: int = 1) -> torch.Tensor:

@@ -34,12 +34,18 @@ class TrainConfig:
     max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
     trunk: str = "finetune"  # finetune (the paper) | frozen: the trunk's features computed once (dfd_utils.features)
     seeds: int = 1  # training runs per model, seeds seed, seed+1, ...: the spread across them beside the intervals
+    nproc: int = 1  # processes training one model (torchrun, DDP; one per GPU); each takes 1/nproc of every batch
     seed: int = 0
 
     def __post_init__(self):
         for name in ("epochs", "patience", "batch_frames", "batch_videos", "seeds"):
             check_range(name, getattr(self, name), 1, kind=int)
         check_range("max_batches", self.max_batches, 0, kind=int)
+        check_range("nproc", self.nproc, 1, 1024, kind=int)
+        for name in ("batch_frames", "batch_videos"):  # DDP keeps one process's global batch: split evenly
+            if getattr(self, name) % self.nproc:
+                raise ValueError(f"{name} {getattr(self, name)} is not divisible by nproc {self.nproc}: each of the "
+                                 f"nproc processes takes an equal share of the global batch")
         check_range("lr", self.lr, 0, low_open=True)
         check_range("alpha", self.alpha, 0)
         check_range("beta", self.beta, 0)

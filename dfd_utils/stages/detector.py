@@ -22,6 +22,7 @@ import torch
 from dfd_utils.calibration import fit as fit_temperature
 from dfd_utils.config import StudyConfig, build, merged_train, train_settings
 from dfd_utils.datasets import SplitData, load_split
+from dfd_utils.distributed import launch
 from dfd_utils.evaluate import detector_metrics, frame_table, score_table
 from dfd_utils.features import FeatureCache
 from dfd_utils.frame_store import FrameConfig
@@ -130,15 +131,23 @@ def seed_record(seed: int, metrics: dict, fitted: dict) -> dict:
 
 
 def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitData], run_dir: Path,
-               features: FeatureCache | None, live=None) -> tuple[Detector, dict, dict[str, SplitData]]:
+               features: FeatureCache | None, live=None, live_dir: Path | None = None
+               ) -> tuple[Detector, dict, dict[str, SplitData]]:
     """One training run of ``name`` with ``cfg.seed``: ``(model with its best weights, fit's result, the splits it
-    was scored on)``; a frozen trunk's features come from ``features`` (shared by seeds of one trunk)."""
+    was scored on)``; a frozen trunk's features come from ``features`` (shared by seeds of one trunk).
+
+    ``cfg.nproc > 1``: trained by that many processes under torchrun (``dfd_utils.distributed``),
+    launched from here, so the notebook calling this runs once; rank 0 logs to ``live_dir``.
+    """
     torch.manual_seed(cfg.seed)
     model = prepare(build_model(name, **mcfg), resolve_device(cfg.device), cfg.channels_last)
     if features is not None:
         data = features(model, data)
     with writing(run_dir):
-        fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=live, model_settings=mcfg)
+        if cfg.nproc > 1:
+            fitted = launch(model, name, data["train"], data["val"], cfg, run_dir, mcfg, live_dir=live_dir)
+        else:
+            fitted = fit(model, data["train"], data["val"], cfg, run_dir, live=live, model_settings=mcfg)
     return model.float().to(memory_format=torch.contiguous_format).cpu(), fitted, data
 
 
@@ -177,7 +186,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
         return Live(str(paths.dvclive / name), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None)
 
     model, fitted, scored = train_seed(name, mcfg, cfg, data, runs_root / f"seed{seed}", features,
-                                       live=make_live if live else None)
+                                       live=make_live if live else None,
+                                       live_dir=paths.dvclive / name if live else None)
     if live:
         write_live(paths.dvclive / name, fitted["history"])
     videos, frames_df = score_splits(model, scored, eval_cfg.topk)
