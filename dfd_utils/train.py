@@ -13,7 +13,6 @@ after it train.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import os
@@ -139,29 +138,7 @@ def _set_rng_state(state: dict, generator: torch.Generator) -> None:
 
 def split_digest(data: SplitData) -> str:
     """The content of a split: its videos, labels, frames, flows and 3D frames."""
-    return digest([data.videos, data.families, streamed_digest(data.labels, data.frames, data.flows, data.frames3d)])
-
-
-def streamed_digest(*tensors: torch.Tensor | None, rows: int = 64) -> str:
-    """:func:`~dfd_utils.digest.tensor_digest`'s value, hashed ``rows`` videos at a time.
-
-    ``tensor_digest`` copies a non-contiguous tensor whole first; a split's frames are
-    channels-last views of memory-mapped arrays (``dfd_utils.split_arrays``), so that copy
-    alone would hold the whole split in RAM. C order of the whole is the C order of its
-    slices along the first axis, one after the other: the bytes hashed, and so the digest, are the same.
-    """
-    h = hashlib.sha256()
-    for t in tensors:
-        if t is None:
-            h.update(b"none")
-            continue
-        t = t.detach().cpu()
-        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
-        for start in range(0, len(t) if t.dim() else 0, rows):
-            h.update(t[start:start + rows].contiguous().reshape(-1).view(torch.uint8).numpy().data)
-        if t.dim() == 0 and t.numel():
-            h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().data)
-    return h.hexdigest()
+    return digest([data.videos, data.families, tensor_digest(data.labels, data.frames, data.flows, data.frames3d)])
 
 
 def run_stamp(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, device: torch.device,

@@ -153,13 +153,26 @@ def test_videos_of_another_shape_are_named(tmp_path):
     assert not (tmp_path / "arrays" / "train.frames.npy").exists()  # nothing half-written left under the name
 
 
-def test_a_split_is_hashed_in_slices_to_the_same_digest(tmp_path):
-    """split_digest hashes a few videos at a time (a whole copy of mapped frames would hold the split in RAM)."""
-    from dfd_utils.digest import tensor_digest
-    from dfd_utils.train import streamed_digest
+def test_a_split_is_hashed_in_slices_to_the_same_digest(tmp_path, monkeypatch):
+    """tensor_digest hashes a few videos at a time (a whole copy of mapped frames would hold the split in RAM), and
+    gives the SHA-256 of the whole tensor's C-order bytes all the same."""
+    import hashlib
 
+    import dfd_utils.digest as digest_module
+
+    def whole(*tensors):  # the definition: each tensor's shape, dtype and C-order bytes, in one piece
+        h = hashlib.sha256()
+        for t in tensors:
+            if t is None:
+                h.update(b"none")
+                continue
+            h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
+        return h.hexdigest()
+
+    monkeypatch.setattr(digest_module, "ROWS", 2)
     mapped, _ = both(frame_store(tmp_path, num_videos=5))
     cases = [(mapped.labels, mapped.frames, None, mapped.flows, mapped.frames3d), (torch.tensor(3.0),),
              (torch.zeros(0, 4),), (torch.zeros(3, 0),), (torch.arange(12.0).view(3, 4).t(),)]
     for tensors in cases:
-        assert streamed_digest(*tensors, rows=2) == tensor_digest(*tensors)
+        assert digest_module.tensor_digest(*tensors) == whole(*tensors)
