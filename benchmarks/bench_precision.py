@@ -19,7 +19,7 @@ import yaml
 from dfd_utils import config
 from dfd_utils.models import build_model
 from dfd_utils.paths import Paths
-from dfd_utils.stages.detector import _load, model_config
+from dfd_utils.stages.detector import load_inputs, model_config
 from dfd_utils.train import fit
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         torch.manual_seed(study.seed)
         mcfg = model_config(args.model, settings, study.frames)
         model = build_model(args.model, **mcfg)
-        train_data, val_data = _load(paths, model, "train"), _load(paths, model, "val")
+        train_data, val_data = load_inputs(paths, model, "train"), load_inputs(paths, model, "val")
         with tempfile.TemporaryDirectory() as run_dir:
             start = time.perf_counter()
             out = fit(model, train_data, val_data, cfg, run_dir, model_settings=mcfg)

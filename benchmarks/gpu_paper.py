@@ -130,12 +130,12 @@ class Bench:
     def data(self, name: str):
         """The train and val splits model ``name`` reads (kept: five models share three kinds of input)."""
         from dfd_utils.models import MODELS
-        from dfd_utils.stages.detector import _load
+        from dfd_utils.stages.detector import load_inputs
 
         model = MODELS[name]
         key = (model.three_d, model.uses_flow)
         if key not in self._data:
-            self._data[key] = {s: _load(self.paths, model, s) for s in ("train", "val")}
+            self._data[key] = {s: load_inputs(self.paths, model, s) for s in ("train", "val")}
         return self._data[key]
 
 

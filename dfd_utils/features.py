@@ -54,6 +54,7 @@ def trunk_digest(model: Detector) -> str:
     return tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
 
 
+BLOCK = 64  # videos read from the split at a time to compute what the store lacks
 PER_PASS = {False: 1, True: 4}  # videos per forward pass: one video's frames (2D), four clips (3D), always full
 
 
@@ -74,7 +75,8 @@ def videos_features(model: Detector, videos: torch.Tensor) -> list[torch.Tensor]
     per_pass = PER_PASS[model.three_d]
     out = []
     for start in range(0, len(videos), per_pass):
-        chunk = videos[start:start + per_pass]  # (n, T, ...) with n <= per_pass
+        chunk = videos[start:start + per_pass].contiguous()  # (n, T, ...), n <= per_pass: one layout, whatever the
+        # source's (a memory-mapped split is a channels-last view), so the kernels are the same ones every time
         n = len(chunk)
         if n < per_pass:  # padded to the fixed batch, the padding's output dropped
             chunk = torch.cat([chunk, chunk.new_zeros((per_pass - n, *chunk.shape[1:]))])
@@ -158,6 +160,8 @@ class FeatureCache:
         self._by_trunk: dict[str, dict[str, SplitData]] = {}
 
     def __call__(self, model: Detector, data: dict[str, SplitData]) -> dict[str, SplitData]:
+        """``data`` with features, for ``model``'s trunk. In memory the result is kept per trunk: one cache serves
+        one set of splits (the seeds of one model), so a second call with other splits needs another cache."""
         trunk = trunk_digest(model)
         if trunk not in self._by_trunk:
             self._by_trunk[trunk] = {split: self._featured(model, d, trunk, split) for split, d in data.items()}
@@ -173,8 +177,9 @@ class FeatureCache:
         paths = [self.store / f"{feature_key(context, video)}.pt" for video in inputs]
         features = [self._load(path, video, model.three_d) for path, video in zip(paths, inputs)]
         missing = [i for i, f in enumerate(features) if f is None]
-        if missing:
-            for i, computed in zip(missing, videos_features(model, inputs[missing])):  # (T, C) or (C,) each
+        for start in range(0, len(missing), BLOCK):  # a block at a time: a memory-mapped split never whole in RAM
+            block = missing[start:start + BLOCK]
+            for i, computed in zip(block, videos_features(model, inputs[block])):  # (T, C) or (C,) each
                 with atomic_path(paths[i]) as tmp:
                     torch.save(computed.clone(), tmp)  # its own storage, not a view of the whole batch
                 features[i] = computed

@@ -6,6 +6,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -86,3 +87,22 @@ def process_pool(workers: int | None) -> ProcessPoolExecutor:
     detection in a notebook, say), the child's first one can wait forever.
     """
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """``target`` as a second name of ``source``'s bytes (a hard link: no copy, and it can never go stale, since a
+    writer that replaces ``source`` makes a new file); a copy where the two lie on different file systems."""
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"{source}: missing (the stage that writes it has not run, or its output was removed)")
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def link_tree(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """``target`` made anew as a tree of :func:`link_or_copy` of every file under ``source``."""
+    if not Path(source).is_dir():
+        raise FileNotFoundError(f"{source}: missing (the stage that writes it has not run, or its output was removed)")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=link_or_copy)

@@ -121,7 +121,7 @@ def test_every_page_renders_offline(book_html, browser):
     found = pages(book_html)
     names = {p.name for p in found}
     assert {"intro.html", "methods.html", "errata.html", "08_compare_models.html", "10_claims.html",
-            "11_calibration.html", "13_frames_per_video.html"} <= names
+            "11_calibration.html", "12_spatial_temporal.html", "13_frames_per_video.html"} <= names
     problems = []
     for page in found:
         browser.get(page.as_uri())

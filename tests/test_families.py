@@ -112,7 +112,8 @@ def test_the_cross_reading_counts_drops_below_the_in_distribution_interval():
              ("baseline", "spatial", "temporal"): (0.5, 0.35, 0.65),  # below 0.85 and at chance
              ("baseline", "temporal", "spatial"): (0.88, 0.8, 0.95)}  # inside the spatial interval, above chance
     text = families.cross_reading(cross(cells))
-    assert text.startswith("Of 2 train -> test pairs of different families, 1 score below")
+    assert text.startswith("Of 2 train -> test pairs whose test fakes are of another kind than the training ones, "
+                           "1 score below")
     assert "and 1 are not above chance" in text and "baseline: spatial -> temporal 0.500" in text
     grid = families.auc_grid(cross(cells))
     assert grid.loc["baseline", "temporal"] == "0.900 [0.85, 0.95]"
@@ -158,3 +159,25 @@ def test_a_kind_view_holds_the_reals_and_one_kind_of_fake_linked_not_copied(tmp_
     assert families.train_kinds(None, tmp_path, []) == {} and families.cross_table(None, tmp_path, []).empty
     with pytest.raises(ValueError, match="unknown kind of fake 'swap'"):
         families.kind_root(tmp_path, "swap")
+
+
+def test_a_linked_tree_is_made_anew_and_a_missing_source_is_named(tmp_path):
+    """Links never go stale: a writer replaces a file (a new inode), and linking again follows it."""
+    import os
+
+    from dfd_utils.io import link_or_copy, link_tree
+
+    source, target = tmp_path / "part" / "v", tmp_path / "merged" / "v"
+    source.mkdir(parents=True)
+    (source / "00.jpg").write_bytes(b"old")
+    link_tree(source, target)
+    assert os.path.samefile(source / "00.jpg", target / "00.jpg")
+    (source / "00.jpg").unlink()  # stage 02 writes a video's frames anew: new files under the old names
+    (source / "00.jpg").write_bytes(b"new")
+    (target / "stale.jpg").write_bytes(b"left from before")
+    link_tree(source, target)
+    assert (target / "00.jpg").read_bytes() == b"new" and not (target / "stale.jpg").exists()
+    with pytest.raises(FileNotFoundError, match=r"part/gone: missing \(the stage that writes it has not run"):
+        link_tree(tmp_path / "part" / "gone", target)
+    with pytest.raises(FileNotFoundError, match=r"flow/v.npy: missing"):
+        link_or_copy(tmp_path / "flow" / "v.npy", tmp_path / "x.npy")

@@ -101,7 +101,7 @@ def test_the_families_chapter_crosses_every_model_and_its_diagonal_is_each_famil
     from dfd_utils.stages.families import family_root
 
     text = _outputs(run_smoke_study()["12_spatial_temporal"])
-    assert "The premise" in text and "train -> test pairs of different families" in text
+    assert "The premise" in text and "train -> test pairs whose test fakes are of another kind" in text
     kept = json.loads((Paths.at(ROOT).metrics / "families.json").read_text())
     models = load("profiles/smoke.yaml").families.models
     assert set(kept["synthetic"]) == set(models)

@@ -75,7 +75,7 @@ class SyntheticConfig(ClipSetConfig):
         return HeadSchedule(offsets, gains)
 
 
-HEAD_GAIN = 0.15  # at head_flicker 1 the head's brightness moves up to +-15 % a frame (the scene's own drift: +-12 %)
+HEAD_GAIN = 0.15  # at head_flicker 1 the head's brightness is scaled by a factor drawn in 1 +- 0.15, anew each frame
 FAKE_ONLY = ("swap", "head_jitter", "head_flicker")  # settings that reach only a fake's pixels
 
 

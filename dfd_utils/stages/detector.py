@@ -68,7 +68,8 @@ def videos_used(data: dict[str, SplitData], data_info: dict | None) -> dict:
     return used
 
 
-def _load(paths: Paths, model: Detector | type[Detector], split: str, limit: int | None = None) -> SplitData:
+def load_inputs(paths: Paths, model: Detector | type[Detector], split: str, limit: int | None = None) -> SplitData:
+    """One split of ``paths``' frame store, with what ``model`` reads: frames, flow, or 3D clips."""
     return load_split(paths.frames, split, paths.flow, frames=not model.three_d, flows=model.uses_flow,
                       three_d=model.three_d, limit=limit)
 
@@ -176,7 +177,7 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     frame_cfg = build(FrameConfig, frames, "frames")
     eval_cfg = build(EvaluateConfig, evaluate, "evaluate")
     mcfg = model_config(name, settings, frame_cfg)
-    data = {s: _load(paths, MODELS[name], s) for s in ("train", "val", "test")}  # the inputs the model reads
+    data = {s: load_inputs(paths, MODELS[name], s) for s in ("train", "val", "test")}  # the inputs the model reads
     store = Path(feature_store) if feature_store is not None else paths.features
     features = FeatureCache(store) if cfg.trunk == "frozen" else None
 

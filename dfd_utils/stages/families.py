@@ -35,23 +35,25 @@ Layout under ``<root>/artifacts/``::
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from dfd_utils.config import FAMILIES, StudyConfig
 from dfd_utils.evaluate import binary_metrics, bootstrap_ci, score_table
 from dfd_utils.features import FeatureCache
 from dfd_utils.frame_store import load_video_frames
-from dfd_utils.io import read_json, write_json_atomic
+from dfd_utils.io import link_or_copy, link_tree, read_json, write_json_atomic
 from dfd_utils.models import load_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.precision import prepare, resolve_device
-from dfd_utils.stages.detector import _load, run_experiment
+from dfd_utils.sources.artifacts import JITTER_STEP
+from dfd_utils.sources.synthetic import HEAD_GAIN, SyntheticConfig
+from dfd_utils.stages.detector import load_inputs, run_experiment
 from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.frames import extract_frames
 from dfd_utils.stages.real_faces import frames_for, variant_root
@@ -79,6 +81,14 @@ def family_knobs(study: StudyConfig, family: str) -> dict:
     knobs = {**study.data.synthetic, **dict.fromkeys(PATCH_TEMPORAL_KNOBS, 0.0), "unaltered_share": 0.0}
     strength = study.families.temporal if temporal else 0.0
     return {**knobs, "swap": spatial, "head_jitter": strength, "head_flicker": strength}
+
+
+def temporal_magnitudes(study: StudyConfig) -> dict[str, float]:
+    """What ``families.temporal`` means in the pixels: the head's offset (standard deviation, face widths) and the
+    largest brightness change (per cent), each drawn anew every frame; and the spatial knobs' strength beside it."""
+    strength = study.families.temporal
+    return {"offset_sd": round(strength * JITTER_STEP, 4), "gain_pct": round(100 * strength * HEAD_GAIN, 1),
+            "spatial": float(study.data.synthetic.get("seam", SyntheticConfig.seam))}
 
 
 def family_data(study: StudyConfig, family: str) -> dict:
@@ -148,13 +158,6 @@ def kind_root(root: str | Path, kind: str) -> Path:
     return Paths.at(root).artifacts / "families" / f"faces_{kind}"
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)  # the same bytes under a second name: no copy, nothing to go stale
-    except OSError:  # another file system: a copy
-        shutil.copy2(source, target)
-
-
 def kind_view(root: str | Path, kind: str) -> dict[str, dict[str, int]]:
     """Chapter 09's full-frame frames and flow, restricted to its reals and its fakes of one ``kind``.
 
@@ -173,9 +176,9 @@ def kind_view(root: str | Path, kind: str) -> dict[str, dict[str, int]]:
         folder.mkdir(parents=True)
     for name in sorted(set(manifest.video)):
         stem = Path(name).stem
-        shutil.copytree(source.frames / stem, target.frames / stem, copy_function=_link_or_copy)
+        link_tree(source.frames / stem, target.frames / stem)
         for suffix in (".npy", ".json"):
-            _link_or_copy(str(source.flow / f"{stem}{suffix}"), str(target.flow / f"{stem}{suffix}"))
+            link_or_copy(source.flow / f"{stem}{suffix}", target.flow / f"{stem}{suffix}")
     stems = {Path(name).stem for name in manifest.video}
     labels = read_json(source.frames / "labels.json")  # "<stem>/00.jpg" -> 0/1
     write_json_atomic(target.frames / "labels.json", {k: v for k, v in labels.items() if k.split("/")[0] in stems})
@@ -206,8 +209,7 @@ def views_note(views: dict[str, dict[str, dict[str, int]]]) -> str:
     lacking = [f"{kind} ({', '.join(f'{s}: {c}' for s, c in counts.items())})" for kind, counts in views.items()
                if kind not in usable]
     return (f"Not every kind can train: {'; '.join(lacking)} lacks reals or fakes in a split. Chapter 09's set is "
-            "too small for this comparison (raise `real_faces.num_videos`); "
-            + ("nothing is trained on real faces here." if len(usable) < 2 else ""))
+            "too small for this comparison (raise `real_faces.num_videos`): nothing is trained on real faces here.")
 
 
 def train_kinds(study: StudyConfig, root: str | Path, kinds: list[str]) -> dict[str, dict[str, dict]]:
@@ -239,14 +241,14 @@ def test_scores(model_path: Path, test_root: Path, store: Path, topk: int, loade
     model, info = load_checkpoint(model_path)
     train = info["config"]["train"]
     loaded = {} if loaded is None else loaded
-    key = (str(test_root), model.three_d, model.uses_flow)  # what _load decodes for this model
+    key = (str(test_root), model.three_d, model.uses_flow)  # what load_inputs decodes for this model
     if key not in loaded:
-        loaded[key] = _load(Paths.at(test_root), model, "test")
+        loaded[key] = load_inputs(Paths.at(test_root), model, "test")
     data = {"test": loaded[key]}
     if train["trunk"] == "frozen":  # the trunk as training ran it (device, memory format): the store's own key
         model = prepare(model, resolve_device(train["device"]), train["channels_last"])
         data = FeatureCache(store)(model, data)
-    model, test = model.cpu(), data["test"]
+    model, test = model.float().to(memory_format=torch.contiguous_format).cpu(), data["test"]  # as train_seed scores
     probs = predict(model, test, 32, "cpu", "fp32")  # (V*T,) per-frame models, (V,) whole-video models
     per_frame = model.level == "frame"
     return score_table("test", test.videos, test.families, test.labels.numpy(), probs,
@@ -345,10 +347,11 @@ def cross_reading(cross: pd.DataFrame) -> str:
     other = cross[cross.trained_on != cross.tested_on]
     drops = [r for r in other.itertuples() if r.roc_auc < same.loc[(r.model, r.tested_on), "low"]]
     chance = [r for r in other.itertuples() if verdict(r.low, r.high) != "sees it"]
-    return (f"Of {len(other)} train -> test pairs of different families, {len(drops)} score below the interval of a "
-            f"model trained on the test family itself, and {len(chance)} are not above chance (their interval holds "
-            f"0.5 or lies below it). " + ("; ".join(f"{r.model}: {r.trained_on} -> {r.tested_on} {r.roc_auc:.3f}"
-                                                  for r in drops[:8]) + ("." if drops else ""))).strip()
+    listed = "; ".join(f"{r.model}: {r.trained_on} -> {r.tested_on} {r.roc_auc:.3f}" for r in drops[:8])
+    return (f"Of {len(other)} train -> test pairs whose test fakes are of another kind than the training ones, "
+            f"{len(drops)} score below the interval of the same model trained on the test kind itself, and "
+            f"{len(chance)} are not above chance (their interval holds 0.5 or lies below it). "
+            + (listed + "." if drops else "")).strip()
 
 
 def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame]) -> Path:

@@ -23,7 +23,6 @@ stages 03-08 read it unchanged.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from dataclasses import asdict
@@ -33,7 +32,7 @@ import pandas as pd
 
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
 from dfd_utils.frames import extract_all, write_index
-from dfd_utils.io import atomic_path, read_json, sha256, write_json_atomic
+from dfd_utils.io import atomic_path, link_tree, read_json, sha256, write_json_atomic
 from dfd_utils.sources import dfdc
 from dfd_utils.sources.metadata import LABELS, Skip, VideoRecord
 from dfd_utils.splits import SplitConfig, split_videos
@@ -177,17 +176,13 @@ def to_frames(shards: str | Path, frames_out: str | Path, splits: SplitConfig, s
     indices = manifest.groupby("video").frame_index.apply(list).to_dict()  # video -> its sampled frame indices
     done = {r.name: {"indices": indices[r.name]} for r in records}
     frames_out.mkdir(parents=True, exist_ok=True)
-    for name, entry in metadata.items():
-        src, dst = part_dir(shards, entry["part"]) / "frames" / video_stem(name), frames_out / video_stem(name)
-        if not dst.exists():
-            shutil.copytree(src, dst, copy_function=_link_or_copy)
+    earlier = frames_out / "manifest.csv"  # a former merge's videos: those no longer merged are removed
+    if earlier.is_file():
+        for stem in set(pd.read_csv(earlier, keep_default_na=False).video.map(video_stem)) - {
+                video_stem(n) for n in metadata}:
+            shutil.rmtree(frames_out / stem, ignore_errors=True)
+    for name, entry in metadata.items():  # linked anew each time: a re-extracted part's frames are new files
+        link_tree(part_dir(shards, entry["part"]) / "frames" / video_stem(name), frames_out / video_stem(name))
     assignment = split_videos(records, splits.fractions, seed)
     write_json_atomic(frames_out.parent / "splits.json", assignment)
     return write_index(records, done, assignment, frames_out)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
