@@ -103,7 +103,7 @@ def test_experiment_thresholds_never_see_test_labels(tmp_path, monkeypatch):
 
     results = []
     for flip in (False, True):
-        monkeypatch.setattr(exp, "_load", fake_load)
+        monkeypatch.setattr(exp, "load_inputs", fake_load)
         r = exp.run_experiment("baseline", {"backbone": "resnet18", "hidden": 16, "dropout": 0.0, "epochs": 2,
                                             "precision": "fp32", "channels_last": False},
                                {"num_frames": 4, "height": 32, "width": 48, "size_3d": 32},
