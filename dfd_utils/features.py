@@ -37,12 +37,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torchvision
 
 from dfd_utils.datasets import SplitData
 from dfd_utils.digest import tensor_digest
 from dfd_utils.io import atomic_path
 from dfd_utils.models import Detector
+from dfd_utils.provenance import module_version
 
 log = logging.getLogger(__name__)
 MODELS_CODE = Path(__file__).resolve().parent / "models"  # the code of every trunk and its pooling
@@ -133,7 +133,7 @@ def trunk_context(model: Detector, trunk: str) -> str:
     gpu = (torch.cuda.get_device_name(conv.device), torch.backends.cudnn.version(),
            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) if conv.is_cuda else ()
     facts = (trunk, type(model).pooled.__qualname__, model.three_d,
-             torch.__version__, torchvision.__version__, torch.backends.cpu.get_cpu_capability(),
+             torch.__version__, module_version("torchvision"), torch.backends.cpu.get_cpu_capability(),
              os.environ.get("ONEDNN_MAX_CPU_ISA", ""), torch.get_num_threads(), str(conv.device), gpu,
              conv.is_contiguous(memory_format=channels_last) and not conv.is_contiguous(),
              tensor_digest(*model.normalize.buffers()))  # the mean and std applied before the trunk

