@@ -16,7 +16,7 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.frame_store import load_video_frames, video_stem
-from dfd_utils.io import atomic_path, process_pool, progress, sha256_files, write_json_atomic
+from dfd_utils.io import atomic_path, link_or_copy, process_pool, progress, sha256_files, write_json_atomic
 from dfd_utils.paths import require
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
@@ -95,29 +95,43 @@ def _saved_stamp(path: Path) -> dict | None:
         return None
 
 
-def _flow_job(args) -> tuple[str, str | None]:
-    """One video: reuse its flow if the stamp matches, else compute. -> (name, why it was redone or None)."""
-    name, frames_root, flow_root, cfg, made_by = args
+def _same_elsewhere(donors: tuple[Path, ...], flow_root: Path, name: str, made_by: dict) -> Path | None:
+    """A donor root's flow of ``name`` made by exactly ``made_by`` (the same frames' bytes, settings, code)."""
+    for donor in donors:
+        if (donor.resolve() != flow_root.resolve() and flow_path(donor, name).is_file()
+                and why_stale(_saved_stamp(stamp_path(donor, name)), made_by) is None):
+            return flow_path(donor, name)
+    return None
+
+
+def _flow_job(args) -> tuple[str, str | None, Path | None]:
+    """One video: reuse its flow if the stamp matches, link a donor's made by the same stamp, else compute.
+    -> (name, why it was redone or None, the file linked from or None)."""
+    name, frames_root, flow_root, cfg, made_by, donors = args
     out, record = flow_path(flow_root, name), stamp_path(flow_root, name)
     why = why_stale(_saved_stamp(record), made_by) if out.is_file() else "not made yet"
     if why is None:
-        return name, None
-    cv2.setNumThreads(1)
-    flow = video_flow(load_video_frames(frames_root, name), cfg)
+        return name, None, None
     record.unlink(missing_ok=True)  # never a stamp beside flow it did not make
+    same = _same_elsewhere(donors, flow_root, name, made_by)
     with atomic_path(out, suffix=".npy") as tmp:
-        np.save(tmp, flow)
+        if same is not None:
+            link_or_copy(same, tmp)
+        else:
+            cv2.setNumThreads(1)
+            np.save(tmp, video_flow(load_video_frames(frames_root, name), cfg))
     write_json_atomic(record, made_by)
-    return name, why
+    return name, why, same
 
 
 def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path, cfg: FlowConfig,
-                workers: int | None = None) -> None:
+                workers: int | None = None, donors: tuple[Path, ...] = ()) -> None:
     """Flow for every video, in parallel; a video's flow is reused only when its stamp matches.
 
     Each ``<video>.npy`` has a ``<video>.json`` stamp: the SHA-256 of the frames it was
     computed from, the Farneback settings and the code. Flow of videos no longer
     listed is removed (only files this stage writes: ``.npy`` with their stamp).
+    ``donors``: other flow roots; a video's flow one of them made by the same stamp is linked.
     """
     frames_root, flow_root = Path(frames_root), Path(flow_root)
     flow_root.mkdir(parents=True, exist_ok=True)
@@ -131,11 +145,15 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
         p.unlink()
     if stale:
         log.warning("%s: removed the flow of %d videos no longer listed", flow_root, len(stale))
-    jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg)) for n in names]  # stamped here
+    donors = tuple(Path(d) for d in donors)
+    jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg), donors) for n in names]  # stamped here
     redone = Redone("flow")
     with process_pool(workers) as pool:
-        for name, why in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
-            redone.note(name, why)
+        for name, why, source in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
+            if source is not None:
+                redone.link(name, source)
+            else:
+                redone.note(name, why)
     redone.log()
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dfd_utils.face_tracking import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
-from dfd_utils.io import atomic_path, process_pool, progress, read_json, sha256, write_json_atomic
+from dfd_utils.io import atomic_path, link_tree, process_pool, progress, read_json, sha256, write_json_atomic
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames, resize
@@ -87,26 +87,50 @@ def _read_info(out_dir: Path) -> dict | None:
         return None
 
 
-def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict]) -> tuple[str, dict | None, str | None, str | None]:
-    """One video: its frames reused if their stamp matches ``made_by``, else extracted.
+def _complete(out_dir: Path, cfg: FrameConfig) -> bool:
+    return all((out_dir / sub / frame_name(i)).is_file() for sub in ("", "3d") for i in range(cfg.num_frames))
 
-    Returns ``(name, info or None, error or None, why it was redone or None)``.
+
+def _same_elsewhere(donors: tuple[Path, ...], out_dir: Path, cfg: FrameConfig, made_by: dict
+                    ) -> tuple[Path, dict] | None:
+    """A donor root's frames of this video, made by exactly ``made_by`` and complete: ``(folder, info)``."""
+    for donor in donors:
+        folder = donor / out_dir.name
+        saved = _read_info(folder)
+        if (saved and why_stale(saved.get("made_by"), made_by) is None and _complete(folder, cfg)
+                and folder.resolve() != out_dir.resolve()):
+            return folder, saved
+    return None
+
+
+def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict, tuple[Path, ...]]
+                 ) -> tuple[str, dict | None, str | None, str | None, Path | None]:
+    """One video: its frames reused if their stamp matches ``made_by``, linked from a donor root whose frames of it
+    have that stamp, else extracted.
+
+    Returns ``(name, info or None, error or None, why it was redone or None, the folder linked from or None)``.
     """
-    record, root, cfg, made_by = args
+    record, root, cfg, made_by, donors = args
     out_dir = root / video_stem(record.name)
     saved = _read_info(out_dir)
     why = why_stale(saved.get("made_by"), made_by) if saved else "not made yet"
-    if why is None and not all((out_dir / sub / frame_name(i)).is_file() for sub in ("", "3d")
-                               for i in range(cfg.num_frames)):
+    if why is None and not _complete(out_dir, cfg):
         why = "some of its frame files are gone"
     if why is None:
-        return record.name, saved, None, None
+        return record.name, saved, None, None, None
+    same = _same_elsewhere(donors, out_dir, cfg, made_by)
+    if same is not None:  # the same source bytes, settings and code: the same frames, linked (no work)
+        tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+        link_tree(same[0], tmp)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        tmp.rename(out_dir)
+        return record.name, same[1], None, None, same[0]
     cv2.setNumThreads(1)
     try:
-        return record.name, extract_video(record.path, out_dir, cfg, made_by), None, why
+        return record.name, extract_video(record.path, out_dir, cfg, made_by), None, why, None
     except (VideoError, cv2.error) as err:
         shutil.rmtree(out_dir, ignore_errors=True)  # frames of an older version of this video are not its frames
-        return record.name, None, getattr(err, "reason", str(err)), why
+        return record.name, None, getattr(err, "reason", str(err)), why, None
 
 
 def remove_stale(root: Path, keep: set[str]) -> list[str]:
@@ -124,25 +148,34 @@ def remove_stale(root: Path, keep: set[str]) -> list[str]:
 
 
 def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, workers: int | None = None,
-                checksums: dict[str, str] | None = None) -> tuple[dict[str, dict], list[Skip]]:
+                checksums: dict[str, str] | None = None, donors: tuple[Path, ...] = ()
+                ) -> tuple[dict[str, dict], list[Skip]]:
     """Extract every video in parallel; returns per-video info and the skips with reasons.
 
     A video's frames are reused only when their stamp matches: the source video's
     SHA-256 (from ``checksums``, name -> hex, computed here where missing), every
-    frame setting and the code. Anything else is extracted again, with one line why.
+    frame setting and the code. ``donors``: other frame roots; a video whose frames one
+    of them holds with exactly that stamp is linked from there (chapter 12's families share
+    their originals; chapter 13's 16 frames are stage 02's). Anything else is extracted
+    again, with one line why.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "frame_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     checksums = checksums or {}
     remove_stale(root, {video_stem(r.name) for r in records})
-    jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg)) for r in records]
+    donors = tuple(Path(d) for d in donors)
+    jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg), donors) for r in records]
     done: dict[str, dict] = {}
     skips: list[Skip] = []
     redone = Redone("frames")
     with process_pool(workers) as pool:
-        for name, meta, reason, why in progress(pool.map(_extract_job, jobs), total=len(jobs), desc="frames"):
-            redone.note(name, why)
+        for name, meta, reason, why, source in progress(pool.map(_extract_job, jobs), total=len(jobs),
+                                                        desc="frames"):
+            if source is not None:
+                redone.link(name, source)
+            else:
+                redone.note(name, why)
             if meta is None:
                 skips.append(Skip(name, reason))
                 log.warning("skipped %s: %s", name, reason)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
-import json
 import importlib.util
+import json
 import logging
 import sys
 import time
@@ -28,7 +28,7 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from dfd_utils.io import sha256, write_json_atomic
+from dfd_utils.io import atomic_path, link_or_copy, sha256, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ class Redone:
         self.what = what
         self.reasons: Counter[str] = Counter()
         self.reused = 0
+        self.linked = 0  # taken from another folder that made them by the same stamp (a hard link, no work)
 
     def note(self, unit: str, reason: str | None) -> None:
         if reason is None:
@@ -184,10 +185,16 @@ class Redone:
         if reason != "not made yet":
             log.info("%s of %s redone: %s", self.what, unit, reason)
 
+    def link(self, unit: str, source: Path) -> None:
+        """``unit`` was not here (or stale) and is linked from ``source``, which made it by the same stamp."""
+        self.linked += 1
+        log.debug("%s of %s linked from %s", self.what, unit, source)
+
     def summary(self) -> str:
         made = sum(self.reasons.values())
         why = ", ".join(f"{k}: {n}" for k, n in self.reasons.most_common())
-        return f"{self.what}: {self.reused} reused, {made} made" + (f" ({why})" if why else "")
+        linked = f", {self.linked} linked from a folder that made them alike" if self.linked else ""
+        return f"{self.what}: {self.reused} reused{linked}, {made} made" + (f" ({why})" if why else "")
 
     def log(self) -> None:
         stale = sum(n for k, n in self.reasons.items() if k != "not made yet")
@@ -241,19 +248,43 @@ class Ledger:
             entry["stat"] = _stat(path)  # same bytes, new mtime (a DVC checkout): hash it once, not every run
         return why
 
-    def to_make(self, stamps: dict[str, dict], redone: Redone) -> list[str]:
+    def to_make(self, stamps: dict[str, dict], redone: Redone, donors: tuple[Ledger, ...] = ()) -> list[str]:
         """The planned names (``stamps``: name -> stamp) whose file must be made; files no longer planned are pruned.
 
-        Each name's reason (or its reuse) is noted in ``redone``.
+        Each name's reason (or its reuse) is noted in ``redone``. ``donors``: ledgers of other folders; a name one
+        of them made by exactly its stamp is linked from there instead (:meth:`adopt`).
         """
         self.prune(set(stamps))
-        todo = []
+        todo, adopted = [], False
         for name, made_by in stamps.items():
             why = self.why(name, made_by)
+            donor = next((d for d in donors if why is not None and self.adopt(d, name, made_by)), None)
+            if donor is not None:
+                redone.link(name, donor.folder)
+                adopted = True
+                continue
             redone.note(name, why)
             if why is not None:
                 todo.append(name)
+        if adopted:
+            self.save()
         return todo
+
+    def adopt(self, donor: Ledger, name: str, made_by: dict) -> bool:
+        """Link ``donor``'s file ``name`` here when the donor made it by exactly ``made_by``; whether it did.
+
+        Why: chapter 12's three families share their sixty originals, made by the same stamp
+        (a real's holds no fake's knob): rendering them once is enough. The stamp, not the
+        name, decides, and the donor's own check runs first (its file still what it recorded).
+        A hard link: both folders' writers replace files, never write into them, so neither can change the other.
+        """
+        if donor.folder.resolve() == self.folder.resolve() or donor.why(name, made_by) is not None:
+            return False
+        target = self.folder / name
+        with atomic_path(target) as tmp:
+            link_or_copy(donor.folder / name, tmp)
+        self.entries[name] = {"made_by": made_by, "sha256": donor.entries[name]["sha256"], "stat": _stat(target)}
+        return True
 
     def record(self, name: str, made_by: dict, digest: str | None = None) -> None:
         """Note that ``name`` was made by ``made_by`` (``digest``: its SHA-256 when the caller has it)."""

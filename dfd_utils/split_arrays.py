@@ -13,7 +13,8 @@ kernel takes back under pressure instead of the process holding them.
 Kept across runs, so keyed on what made it (``dfd_utils.provenance``): beside each
 array, ``<split>.<kind>.json`` records the SHA-256 of every input file's bytes (the
 16 JPEGs of each video, or its flow ``.npy``), the video list, the shape and dtype, this
-writer's code, and the SHA-256 of the array file itself. An array is reused only when
+writer's code, and the SHA-256 of the array file itself (read again only when the file's
+size or modification time moved, as the clip ledger does). An array is reused only when
 all of it matches; a changed frame, another writer, a truncated or overwritten file
 is written anew, with one log line saying why. Files are written under a temporary
 name and renamed (``io.atomic_path``), the stamp last, so a crash leaves no array that
@@ -123,9 +124,18 @@ def _why_unusable(path: Path, record: Path, made_by: dict) -> str | None:
     if [list(array.shape), str(array.dtype)] != [saved.get("shape"), saved.get("dtype")]:
         return f"holds {tuple(array.shape)} {array.dtype}, its stamp says {saved.get('shape')} {saved.get('dtype')}"
     del array
+    if saved.get("stat") == file_stat(path):  # untouched since its hash was taken: not read again (as make and git)
+        return None
     if file_digest(path) != saved.get("sha256"):
         return "its bytes changed since it was written (damaged or overwritten)"
+    write_json_atomic(record, {**saved, "stat": file_stat(path)})  # same bytes, new mtime: hashed once, not each load
     return None
+
+
+def file_stat(path: Path) -> list[int]:
+    """Size and modification time (ns): what a write to the file changes."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: Path, flow_root: Path | None,
@@ -146,7 +156,8 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
         shape, dtype = list(out.shape), str(out.dtype)
         del out  # closes the map before the rename
         sha = file_digest(tmp)
-    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha})
+    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha,
+                               "stat": file_stat(path)})
 
 
 def split_array(kind: str, split: str, names: list[str], frames_root: str | Path, flow_root: str | Path | None,

@@ -1,6 +1,7 @@
 """Memory-mapped split arrays: the values of the old decode path bit for bit, the same views, batches and training,
 and never a stale or damaged array reused."""
 
+import os
 from dataclasses import replace
 
 import cv2
@@ -176,3 +177,23 @@ def test_a_split_is_hashed_in_slices_to_the_same_digest(tmp_path, monkeypatch):
              (torch.zeros(0, 4),), (torch.zeros(3, 0),), (torch.arange(12.0).view(3, 4).t(),)]
     for tensors in cases:
         assert digest_module.tensor_digest(*tensors) == whole(*tensors)
+
+
+def test_an_untouched_array_is_not_hashed_again_a_touched_one_once(tmp_path, monkeypatch, caplog):
+    """Reuse checks the array's size and mtime; its SHA-256 is read again only when they moved (same bytes: kept)."""
+    from dfd_utils import split_arrays
+
+    root = frame_store(tmp_path)
+    load_split(root / "frames", "train")
+    array = tmp_path / "arrays" / "train.frames.npy"
+    hashed = []
+    real = split_arrays.file_digest
+    monkeypatch.setattr(split_arrays, "file_digest", lambda p: hashed.append(p) or real(p))
+    load_split(root / "frames", "train")
+    assert hashed == []
+    st = array.stat()
+    os.utime(array, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a copy or checkout: new mtime, same bytes
+    caplog.set_level("INFO", "dfd_utils.split_arrays")
+    load_split(root / "frames", "train")
+    load_split(root / "frames", "train")
+    assert hashed == [array] and "written anew" not in caplog.text

@@ -56,16 +56,18 @@ class ClipFolder:
     """A generator's output folder: which planned clips must be made, and the DFDC index written at the end.
 
     ``stamps`` (name -> stamp) is the plan: clips of an earlier plan are removed, a
-    clip whose stored stamp matches is kept (``stale`` holds the others).
+    clip whose stored stamp matches is kept, one that a ``donors`` folder made by the same
+    stamp is linked from there (``stale`` holds the others).
     """
 
-    def __init__(self, folder: str | Path, stamps: dict[str, dict], what: str):
+    def __init__(self, folder: str | Path, stamps: dict[str, dict], what: str, donors: tuple[Path, ...] = ()):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.stamps = stamps
         self.ledger = Ledger(self.folder)
         self.redone = Redone(what)
-        self.stale = set(self.ledger.to_make(stamps, self.redone))
+        donor_ledgers = tuple(Ledger(d) for d in donors if (Path(d) / Ledger.FILE).is_file())
+        self.stale = set(self.ledger.to_make(stamps, self.redone, donor_ledgers))
 
     def made(self, name: str) -> None:
         """Record that clip ``name`` was written, by the code and settings of its stamp."""

@@ -352,15 +352,17 @@ def _map(fn, jobs: list, workers: int | None):
         yield from pool.map(fn, jobs)
 
 
-def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = None) -> dict:
+def generate(cfg: SyntheticConfig, out_dir: str | Path, workers: int | None = None,
+             donors: tuple[Path, ...] = ()) -> dict:
     """Write ``cfg.num_videos`` mp4 files, a DFDC ``metadata.json`` and ``checksums.json`` to ``out_dir``.
 
     Resumable and keyed: a clip is reused only when its stamp in ``provenance.json``
     matches (:func:`clip_stamp`); clips of an earlier plan that this one lacks are
-    removed. Returns the metadata.
+    removed. ``donors``: other sets' folders; a clip one of them made by the same stamp is
+    linked from there, not rendered again. Returns the metadata.
     """
     plans = plan_dataset(cfg)
-    folder = ClipFolder(out_dir, {p.name: clip_stamp(cfg, p) for p in plans}, "synthetic clips")
+    folder = ClipFolder(out_dir, {p.name: clip_stamp(cfg, p) for p in plans}, "synthetic clips", donors)
     todo = [(cfg, p, folder.folder) for p in plans if p.name in folder.stale]
     for name in progress(_map(_render_plan, todo, workers), total=len(todo), desc="render"):
         folder.made(name)

@@ -106,8 +106,14 @@ def settings_table(study: StudyConfig) -> pd.DataFrame:
 
 def make_sets(study: StudyConfig, root: str | Path) -> dict[str, dict]:
     """Stage 01 for every family: ``{family: metadata}``. The same plan (names, originals) in each."""
-    return {f: make_subset(family_data(study, f), family_root(root, f), seed=study.seed, workers=study.workers)
+    return {f: make_subset(family_data(study, f), family_root(root, f), seed=study.seed, workers=study.workers,
+                           donors=_others(root, f))
             for f in FAMILIES}
+
+
+def _others(root: str | Path, family: str) -> tuple[Path, ...]:
+    """The other families' roots: their originals are this family's, by the same stamps, so linked, not redone."""
+    return tuple(family_root(root, f) for f in FAMILIES if f != family)
 
 
 def extract_all(study: StudyConfig, root: str | Path) -> dict[str, dict]:
@@ -116,8 +122,9 @@ def extract_all(study: StudyConfig, root: str | Path) -> dict[str, dict]:
     prepared = {}
     for family in FAMILIES:
         where = family_root(root, family)
-        prepared[family] = extract_frames(asdict(study.frames), splits, where, seed=study.seed, workers=study.workers)
-        optical_flow(asdict(study.flow), where, workers=study.workers)
+        prepared[family] = extract_frames(asdict(study.frames), splits, where, seed=study.seed, workers=study.workers,
+                                          donors=_others(root, family))
+        optical_flow(asdict(study.flow), where, workers=study.workers, donors=_others(root, family))
     return prepared
 
 

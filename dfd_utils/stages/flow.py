@@ -11,11 +11,13 @@ from dfd_utils.lock import writing
 from dfd_utils.paths import Paths, require
 
 
-def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0) -> list[str]:
-    """Stage 03: Farneback flow for every extracted video."""
+def optical_flow(flow: dict, root: str | Path = ".", workers: int = 0, donors: tuple[str | Path, ...] = ()
+                 ) -> list[str]:
+    """Stage 03: Farneback flow for every extracted video (``donors``: other study roots, as in stage 02)."""
     paths = Paths.at(root)
     cfg = build(FlowConfig, flow, "flow")
     names = sorted(read_json(require(paths.splits, "frames")))
     with writing(paths.flow):
-        compute_all(names, paths.frames, paths.flow, cfg, workers=worker_count(workers))
+        compute_all(names, paths.frames, paths.flow, cfg, workers=worker_count(workers),
+                    donors=tuple(Paths.at(d).flow for d in donors))
     return names

@@ -140,12 +140,13 @@ def sample_count(paths: Paths, records: list, cfg: FrameConfig, flow: FlowConfig
                  folder: Path) -> dict[str, dict]:
     """One count's frames (and flow when ``flow`` is given) of ``records`` under ``folder``: stages 02 and 03's code."""
     done, failed = extract_all(records, folder / "frames", cfg, workers=workers,
-                               checksums=source_checksums(paths.subset))
+                               checksums=source_checksums(paths.subset), donors=(paths.frames,))  # 16: stage 02's
     if failed:
         raise ValueError(f"{folder}: {len(failed)} test videos could not be sampled: {failed[:3]}")
     write_index(records, done, {r.name: "test" for r in records}, folder / "frames")
     if flow is not None:
-        compute_all(sorted(r.name for r in records), folder / "frames", folder / "flow", flow, workers=workers)
+        compute_all(sorted(r.name for r in records), folder / "frames", folder / "flow", flow, workers=workers,
+                    donors=(paths.flow,))
     return done
 
 

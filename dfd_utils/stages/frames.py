@@ -24,11 +24,12 @@ def source_checksums(folder: Path) -> dict[str, str]:
 
 
 def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int = 0, workers: int = 0,
-                   subset: str | Path | None = None) -> dict:
+                   subset: str | Path | None = None, donors: tuple[str | Path, ...] = ()) -> dict:
     """Stage 02: frames, labels.json, manifest.csv and the grouped splits.
 
     ``subset``: read the videos from there instead of ``root``'s own subset (two
-    preprocessing variants of one set share it).
+    preprocessing variants of one set share it). ``donors``: other study roots; a video's
+    frames one of them made by the same stamp are linked from there.
     """
     paths = Paths.at(root)
     cfg = build(FrameConfig, frames, "frames")
@@ -36,13 +37,14 @@ def extract_frames(frames: dict, splits: dict, root: str | Path = ".", seed: int
     folder = Path(subset) if subset is not None else paths.subset
     records, skipped = load_subset(folder)
     with writing(paths.frames):
-        return _extract_frames(paths, cfg, shares, folder, records, skipped, seed, workers)
+        return _extract_frames(paths, cfg, shares, folder, records, skipped, seed, workers,
+                               tuple(Paths.at(d).frames for d in donors))
 
 
 def _extract_frames(paths: Paths, cfg: FrameConfig, shares: SplitConfig, folder: Path, records, skipped, seed: int,
-                    workers: int) -> dict:
+                    workers: int, donors: tuple[Path, ...] = ()) -> dict:
     done, failed = extract_all(records, paths.frames, cfg, workers=worker_count(workers),
-                               checksums=source_checksums(folder))
+                               checksums=source_checksums(folder), donors=donors)
     kept = [r for r in records if r.name in done]
     if not kept:
         raise ValueError(f"{folder}: no video could be extracted ({len(failed)} failed)")

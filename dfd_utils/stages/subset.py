@@ -16,13 +16,18 @@ from dfd_utils.sources import dfdc, faces, kaggle
 from dfd_utils.sources.synthetic import generate
 
 
-def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int = 0) -> dict:
-    """Stage 01: the DFDC-format subset (mp4 + metadata.json + checksums.json) from the chosen source."""
+def make_subset(data: dict, root: str | Path = ".", seed: int = 0, workers: int = 0,
+                donors: tuple[str | Path, ...] = ()) -> dict:
+    """Stage 01: the DFDC-format subset (mp4 + metadata.json + checksums.json) from the chosen source.
+
+    ``donors``: other study roots; a synthetic clip one of their subsets made by the same stamp is linked.
+    """
     paths = Paths.at(root)
     cfg = data_config(data)
     with writing(paths.subset):
         if cfg.source == "synthetic":
-            return generate(cfg.generator(seed), paths.subset, workers=worker_count(workers))
+            return generate(cfg.generator(seed), paths.subset, workers=worker_count(workers),
+                            donors=tuple(Paths.at(d).subset for d in donors))
         if cfg.source == "faces":
             return faces.generate(cfg.generator(seed), paths.subset)
         folder = Path(cfg.dfdc_path or paths.external / "dfdc")
