@@ -138,8 +138,8 @@ def family_bootstrap(tables: dict[str, pd.DataFrame], stat: Callable[[dict[str, 
 
     Every draw picks the test split's families with replacement once and takes all
     rows of each picked family from every table (as :class:`Columns`: ``stat`` reads columns as
-    attributes, ``t["v"].label``, of a DataFrame for the point and of the draw's columns otherwise), so a statistic comparing tables
-    (two models, or frames against videos) is paired. Draws where ``stat`` is undefined
+    attributes, ``t["v"].label``, of a DataFrame for the point and of the draw's columns otherwise),
+    so a statistic comparing tables (two models, or frames against videos) is paired. Draws where ``stat`` is undefined
     (one class only) are skipped; the interval is NaN when none is defined, or when the split holds fewer
     than ``min_families`` families (resampling two families gives an interval of three values, not an interval).
     """

@@ -266,7 +266,7 @@ def render_video(
         ox = int(margin + motion.pan_speed[0] * height / 100 * f) % (2 * margin)
         oy = int(margin + motion.pan_speed[1] * height / 100 * f) % (2 * margin)
         frame = texture[oy : oy + height, ox : ox + width].copy()
-        face, head_mask, inner = render_face(identity, s, box, subject_base)  # (box, box, 3) float32, two (box, box) masks
+        face, head_mask, inner = render_face(identity, s, box, subject_base)  # (box, box, 3), two (box, box) masks
         if schedule is not None and schedule.altered[f]:  # the donor's inner face, with every artifact
             donor_face, _, _ = render_face(donor, s, box, donor_base)
             patch, alpha = cfg.overlay(face, donor_face, inner, FACE_WIDTH * box, schedule.offsets[f],
