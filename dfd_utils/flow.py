@@ -6,6 +6,7 @@ with a field, so each video stores ``(16, 2, H, W)`` float16 (dx, dy in pixels).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ import numpy as np
 from dfd_utils.checks import check_range
 from dfd_utils.frame_store import load_video_frames, video_stem
 from dfd_utils.io import atomic_path, link_or_copy, process_pool, progress, sha256_files, write_json_atomic
+from dfd_utils.lock import held_for_reading
 from dfd_utils.paths import require
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
@@ -115,9 +117,12 @@ def _flow_job(args) -> tuple[str, str | None, Path | None]:
     record.unlink(missing_ok=True)  # never a stamp beside flow it did not make
     same = _same_elsewhere(donors, flow_root, name, made_by)
     with atomic_path(out, suffix=".npy") as tmp:
-        if same is not None:
-            link_or_copy(same, tmp)
-        else:
+        try:
+            if same is not None:
+                link_or_copy(same, tmp)
+        except OSError:  # the donor's file went away under the link: computed here instead
+            same = None
+        if same is None:
             cv2.setNumThreads(1)
             np.save(tmp, video_flow(load_video_frames(frames_root, name), cfg))
     write_json_atomic(record, made_by)
@@ -145,13 +150,13 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
         p.unlink()
     if stale:
         log.warning("%s: removed the flow of %d videos no longer listed", flow_root, len(stale))
-    donors = tuple(Path(d) for d in donors)
-    jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg), donors) for n in names]  # stamped here
     redone = Redone("flow")
-    with process_pool(workers) as pool:
+    with contextlib.ExitStack() as held, process_pool(workers) as pool:
+        donors = held_for_reading(held, donors)  # a donor being written is left out
+        jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg), donors) for n in names]  # stamped
         for name, why, source in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
             if source is not None:
-                redone.link(name, source)
+                redone.link(name, source, why)
             else:
                 redone.note(name, why)
     redone.log()

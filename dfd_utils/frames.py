@@ -8,6 +8,7 @@ half-written video; a rerun reuses a video's frames only when the stamp in its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import asdict
@@ -20,6 +21,7 @@ import pandas as pd
 from dfd_utils.face_tracking import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
 from dfd_utils.io import atomic_path, link_tree, process_pool, progress, read_json, sha256, write_json_atomic
+from dfd_utils.lock import held_for_reading
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
 from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames, resize
@@ -121,10 +123,15 @@ def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict, tuple[Path, .
     same = _same_elsewhere(donors, out_dir, cfg, made_by)
     if same is not None:  # the same source bytes, settings and code: the same frames, linked (no work)
         tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-        link_tree(same[0], tmp)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        tmp.rename(out_dir)
-        return record.name, same[1], None, None, same[0]
+        try:
+            link_tree(same[0], tmp)
+            if _read_info(tmp) == same[1] and _complete(tmp, cfg):  # still what was checked
+                shutil.rmtree(out_dir, ignore_errors=True)
+                tmp.rename(out_dir)
+                return record.name, same[1], None, why, same[0]
+        except (OSError, shutil.Error):  # the donor changed under the link: make them here instead
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
     cv2.setNumThreads(1)
     try:
         return record.name, extract_video(record.path, out_dir, cfg, made_by), None, why, None
@@ -164,16 +171,16 @@ def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, 
     (root / "frame_config.json").unlink(missing_ok=True)  # the folder-wide stamp of older versions
     checksums = checksums or {}
     remove_stale(root, {video_stem(r.name) for r in records})
-    donors = tuple(Path(d) for d in donors)
-    jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg), donors) for r in records]
     done: dict[str, dict] = {}
     skips: list[Skip] = []
     redone = Redone("frames")
-    with process_pool(workers) as pool:
+    with contextlib.ExitStack() as held, process_pool(workers) as pool:
+        donors = held_for_reading(held, donors)  # a donor being written is left out
+        jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg), donors) for r in records]
         for name, meta, reason, why, source in progress(pool.map(_extract_job, jobs), total=len(jobs),
                                                         desc="frames"):
             if source is not None:
-                redone.link(name, source)
+                redone.link(name, source, why)
             else:
                 redone.note(name, why)
             if meta is None:

@@ -3,7 +3,9 @@
 Two runs of one stage writing the same folder (two terminals, a notebook in Lab beside
 ``dvc repro``) would interleave temp files, stamps and renames. Each stage function
 takes an exclusive ``flock`` on ``<folder>.lock`` beside the folder it writes; the
-lock dies with its process, so a crash never leaves a stale lock behind.
+lock dies with its process, so a crash never leaves a stale lock behind. A stage that
+links files from another stage's folder (a *donor*: ``provenance.Ledger.adopt``) holds a
+shared lock on it meanwhile (:func:`reading`), so it never links a unit half rewritten.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -42,3 +45,28 @@ def writing(folder: str | os.PathLike):
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def reading(folder: str | os.PathLike) -> Iterator[bool]:
+    """Hold a shared lock on ``folder`` while the block reads it: yields True, or False when the folder is missing or
+    a writer holds it (the caller then leaves it alone). A writer that starts meanwhile stops with :class:`Busy`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        yield False
+        return
+    with open(folder.with_name(f".{folder.name}.lock"), "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def held_for_reading(stack: contextlib.ExitStack, folders: Iterable[str | os.PathLike]) -> tuple[Path, ...]:
+    """The ``folders`` that :func:`reading` could lock, held until ``stack`` closes; the others are left out."""
+    return tuple(Path(f) for f in folders if stack.enter_context(reading(f)))

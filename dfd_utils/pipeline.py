@@ -154,7 +154,8 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
             papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
                                        cwd=str(notebook.parent), progress_bar=False)
         except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
-            record(out, facts.result())
+            if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
+                record(out, facts.result())
             raise
         record(out, facts.result())  # the book's execution statistics read it (dfd_utils.execution)
     return out

@@ -175,6 +175,7 @@ class Redone:
         self.reasons: Counter[str] = Counter()
         self.reused = 0
         self.linked = 0  # taken from another folder that made them by the same stamp (a hard link, no work)
+        self.stale_linked = 0  # of those, units that were here but stale
 
     def note(self, unit: str, reason: str | None) -> None:
         if reason is None:
@@ -185,10 +186,13 @@ class Redone:
         if reason != "not made yet":
             log.info("%s of %s redone: %s", self.what, unit, reason)
 
-    def link(self, unit: str, source: Path) -> None:
-        """``unit`` was not here (or stale) and is linked from ``source``, which made it by the same stamp."""
+    def link(self, unit: str, source: Path, reason: str | None = None) -> None:
+        """``unit`` was not here (``reason``: or was, but stale) and is linked from ``source``, which made it by the
+        same stamp."""
         self.linked += 1
-        log.debug("%s of %s linked from %s", self.what, unit, source)
+        if reason is not None and reason != "not made yet":
+            self.stale_linked += 1
+            log.info("%s of %s redone (linked from %s): %s", self.what, unit, source, reason)
 
     def summary(self) -> str:
         made = sum(self.reasons.values())
@@ -197,7 +201,7 @@ class Redone:
         return f"{self.what}: {self.reused} reused{linked}, {made} made" + (f" ({why})" if why else "")
 
     def log(self) -> None:
-        stale = sum(n for k, n in self.reasons.items() if k != "not made yet")
+        stale = sum(n for k, n in self.reasons.items() if k != "not made yet") + self.stale_linked
         (log.warning if stale else log.info)(self.summary())
 
 
@@ -260,7 +264,7 @@ class Ledger:
             why = self.why(name, made_by)
             donor = next((d for d in donors if why is not None and self.adopt(d, name, made_by)), None)
             if donor is not None:
-                redone.link(name, donor.folder)
+                redone.link(name, donor.folder, why)
                 adopted = True
                 continue
             redone.note(name, why)
@@ -280,10 +284,12 @@ class Ledger:
         """
         if donor.folder.resolve() == self.folder.resolve() or donor.why(name, made_by) is not None:
             return False
-        target = self.folder / name
+        target, recorded = self.folder / name, donor.entries[name]
         with atomic_path(target) as tmp:
             link_or_copy(donor.folder / name, tmp)
-        self.entries[name] = {"made_by": made_by, "sha256": donor.entries[name]["sha256"], "stat": _stat(target)}
+            if _stat(tmp) != recorded["stat"]:  # replaced since it was checked: not the file the donor recorded
+                return False
+        self.entries[name] = {"made_by": made_by, "sha256": recorded["sha256"], "stat": _stat(target)}
         return True
 
     def record(self, name: str, made_by: dict, digest: str | None = None) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +129,14 @@ def _why_unusable(path: Path, record: Path, made_by: dict) -> str | None:
         return None
     if file_digest(path) != saved.get("sha256"):
         return "its bytes changed since it was written (damaged or overwritten)"
-    write_json_atomic(record, {**saved, "stat": file_stat(path)})  # same bytes, new mtime: hashed once, not each load
+    if time.time_ns() - path.stat().st_mtime_ns > RACY_NS:  # hashed once, not at each load
+        write_json_atomic(record, {**saved, "stat": file_stat(path)})
     return None
+
+
+# A file's mtime comes from a coarse clock: a rewrite of the same size within one tick of the hash would keep its
+# stat (git's "racily clean" file). So the stat is trusted only once the file is older than this when hashed.
+RACY_NS = 2 * 10**9
 
 
 def file_stat(path: Path) -> list[int]:
@@ -156,8 +163,7 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
         shape, dtype = list(out.shape), str(out.dtype)
         del out  # closes the map before the rename
         sha = file_digest(tmp)
-    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha,
-                               "stat": file_stat(path)})
+    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha})  # stat: on reuse
 
 
 def split_array(kind: str, split: str, names: list[str], frames_root: str | Path, flow_root: str | Path | None,

@@ -1,8 +1,10 @@
 """Linking what another folder made by the same stamp: clips, frames and flow (chapters 12 and 13).
 
 The promise: a linked unit is the very file the folder would have made itself (same
-stamp, so same bytes), and nothing is linked whose stamp differs or whose donor file
-is not what the donor recorded.
+stamp, so same bytes); nothing is linked whose stamp differs, no clip whose donor file is
+not what the donor's ledger recorded (frames and flow are trusted on their stamps, as a
+folder trusts its own), nothing from a folder being written; and a later rewrite of the
+donor never reaches the linked copy (writers replace files, never write into them).
 """
 
 import json
@@ -15,6 +17,7 @@ from conftest import SMALL
 from dfd_utils.flow import FlowConfig, compute_all, flow_path
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
 from dfd_utils.frames import extract_all
+from dfd_utils.lock import writing
 from dfd_utils.sources.metadata import load_subset
 from dfd_utils.sources.synthetic import generate, plan_dataset
 
@@ -81,3 +84,37 @@ def test_frames_and_flow_with_the_same_stamp_are_linked_others_made(synthetic_su
     extract_all(records[:1], tmp_path / "q80" / "frames", other, workers=1, donors=(donor / "frames",))
     stem = video_stem(records[0].name)
     assert not _same_file(tmp_path / "q80" / "frames" / stem / frame_name(0), donor / "frames" / stem / frame_name(0))
+
+
+def test_a_rewritten_donor_leaves_the_linked_copy_as_it_was(tmp_path):
+    spatial, temporal = tmp_path / "spatial", tmp_path / "temporal"
+    generate(SET, spatial, workers=1)
+    generate(replace(SET, swap=False, head_jitter=1.0), temporal, workers=1, donors=(spatial,))
+    real = next(p.name for p in plan_dataset(SET) if p.label == "REAL")
+    before = (temporal / real).read_bytes()
+    generate(replace(SET, height=SET.height + 8), spatial, workers=1)  # every donor clip made anew, other pixels
+    assert (spatial / real).read_bytes() != before and (temporal / real).read_bytes() == before
+    assert not _same_file(spatial / real, temporal / real)
+    stamp = json.loads((temporal / "provenance.json").read_text())[real]
+    generate(replace(SET, swap=False, head_jitter=1.0), temporal, workers=1, donors=(spatial,))  # still its own
+    assert json.loads((temporal / "provenance.json").read_text())[real] == stamp
+
+
+def test_nothing_is_linked_from_a_folder_being_written(synthetic_subset, tmp_path):
+    records, _ = load_subset(synthetic_subset)
+    donor = tmp_path / "donor"
+    extract_all(records[:2], donor / "frames", CFG, workers=1)
+    compute_all(sorted(r.name for r in records[:2]), donor / "frames", donor / "flow", FlowConfig(), workers=1)
+    with writing(donor / "frames"), writing(donor / "flow"):  # stage 02 and 03 running on the donor root
+        extract_all(records[:2], tmp_path / "here" / "frames", CFG, workers=1, donors=(donor / "frames",))
+        compute_all(sorted(r.name for r in records[:2]), tmp_path / "here" / "frames", tmp_path / "here" / "flow",
+                    FlowConfig(), workers=1, donors=(donor / "flow",))
+    stem = video_stem(records[0].name)
+    assert not _same_file(tmp_path / "here" / "frames" / stem / frame_name(0), donor / "frames" / stem / frame_name(0))
+    assert not _same_file(flow_path(tmp_path / "here" / "flow", records[0].name), flow_path(donor / "flow",
+                                                                                              records[0].name))
+    generate(SET, tmp_path / "spatial", workers=1)
+    with writing(tmp_path / "spatial"):
+        generate(SET, tmp_path / "other", workers=1, donors=(tmp_path / "spatial",))
+    real = next(p.name for p in plan_dataset(SET) if p.label == "REAL")
+    assert not _same_file(tmp_path / "spatial" / real, tmp_path / "other" / real)

@@ -90,14 +90,25 @@ def test_full_resolution_1080x1920(tmp_path):
 
 
 def _whole_patch_face(identity, state, box):
-    """render_face as first written: every mask over the whole patch (the reference the fast path must equal)."""
-    from dfd_utils.sources.synthetic import FACE_WIDTH, _ellipse_mask, face_base
+    """render_face as it was before the fast path (commit cae4551), verbatim: every mask over the whole patch."""
+    import cv2
 
-    base = face_base(identity, box)
-    c, fw = box / 2, box * FACE_WIDTH / 2
+    from dfd_utils.sources.synthetic import FACE_WIDTH, _ellipse_mask
+
+    c = box / 2
+    fw = box * FACE_WIDTH / 2  # half face width
     fh = fw * identity.head_aspect
-    rgb, shift = base.rgb, state["tilt"] * fw
-    for side in (-1, 1):
+    rgb = np.empty((box, box, 3), np.float32)
+    rgb[:] = identity.skin
+    freckles = np.random.default_rng(identity.freckle_seed).normal(0, 6, (16, 16, 1))
+    rgb += cv2.resize(freckles.astype(np.float32), (box, box), interpolation=cv2.INTER_CUBIC)[..., None]
+    head = _ellipse_mask(box, box, c, c, fh, fw, 0.05)
+    hair = _ellipse_mask(box, box, c - 0.55 * fh, c, 0.55 * fh, fw * 1.05, 0.05) * (
+        np.arange(box)[:, None] < c - 0.45 * fh
+    )
+    rgb = rgb * (1 - hair[..., None]) + identity.hair * hair[..., None]
+    shift = state["tilt"] * fw
+    for side in (-1, 1):  # eyes: white, iris, lid closing with the blink
         ex, ey = c + side * identity.eye_spacing * fw + shift, c - 0.15 * fh
         white = _ellipse_mask(box, box, ey, ex, 0.07 * fh * state["eye_open"] + 0.3, 0.14 * fw, 0.1)
         iris = _ellipse_mask(box, box, ey, ex, 0.06 * fh * state["eye_open"] + 0.3, 0.06 * fw, 0.1)
@@ -105,24 +116,49 @@ def _whole_patch_face(identity, state, box):
         rgb = rgb * (1 - iris[..., None]) + identity.eyes * iris[..., None]
     nose = _ellipse_mask(box, box, c + 0.05 * fh, c + shift, 0.12 * fh, 0.05 * fw, 0.3)
     rgb = rgb * (1 - 0.25 * nose[..., None])
-    mouth = _ellipse_mask(box, box, c + 0.4 * fh, c + shift, 0.02 * fh + 0.08 * fh * state["mouth"],
-                          identity.mouth_width * fw, 0.1)
-    return rgb * (1 - mouth[..., None]) + np.array([90, 20, 30], np.float32) * mouth[..., None]
+    mouth = _ellipse_mask(
+        box, box, c + 0.4 * fh, c + shift, 0.02 * fh + 0.08 * fh * state["mouth"], identity.mouth_width * fw, 0.1
+    )
+    rgb = rgb * (1 - mouth[..., None]) + np.array([90, 20, 30], np.float32) * mouth[..., None]
+    inner = _ellipse_mask(box, box, c + 0.1 * fh, c, 0.68 * fh, 0.78 * fw, 0.05)
+    return rgb, head, inner
 
 
 @pytest.mark.parametrize("box", [64, 128, 648])
-def test_a_face_drawn_in_bounding_boxes_is_the_whole_patch_blend_bit_for_bit(box):
-    """The fast path blends each feature only inside its ellipse's bounding box: the same bytes, not nearly."""
+def test_a_face_drawn_in_bounding_boxes_is_the_old_whole_patch_face_bit_for_bit(box):
+    """The fast path (fixed parts once per clip, features blended in their bounding boxes): the same bytes."""
     from dfd_utils.sources.synthetic import face_base, render_face
 
     rng = np.random.default_rng(7)
-    for _ in range(6):
+    states = [dict(cx=0.5, cy=0.5, tilt=tilt, eye_open=eye, mouth=mouth, light=1.0)  # the extremes of Motion.state
+              for tilt in (-0.08, 0.0, 0.08) for eye in (0.0, 1.0) for mouth in (0.0, 1.0)]
+    for _ in range(4):
         identity, motion = make_identity(rng), make_motion(rng)
         base = face_base(identity, box)
-        for t in np.linspace(0, 4, 9):  # blinks (eye_open near 0), open and closed mouths, both tilts
-            state = motion.state(t)
+        for state in states + [motion.state(t) for t in np.linspace(0, 4, 9)]:
             rgb, head, inner = render_face(identity, state, box, base)
-            assert np.array_equal(rgb, _whole_patch_face(identity, state, box))
-            assert head is base.head and inner is base.inner
+            old_rgb, old_head, old_inner = _whole_patch_face(identity, state, box)
+            assert np.array_equal(rgb, old_rgb) and rgb.dtype == old_rgb.dtype
+            assert np.array_equal(head, old_head) and np.array_equal(inner, old_inner)
     with pytest.raises(ValueError, match="read-only"):  # no frame can change the face another frame starts from
         base.rgb[0, 0, 0] = 0
+
+
+def test_an_ellipse_blended_in_its_bounding_box_equals_the_whole_mask_blend_even_past_the_edges():
+    from dfd_utils.sources.synthetic import _blend_ellipse, _ellipse_mask
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        h, w = rng.integers(8, 64, 2)
+        cy, cx = rng.uniform(-30, h + 30), rng.uniform(-30, w + 30)
+        ry, rx = rng.choice([0.0, 1e-4, 0.5, 3.0, 40.0]), rng.choice([0.0, 2.0, 25.0])
+        soft = rng.choice([0.0, 0.05, 0.3, 1.0])
+        rgb = rng.uniform(0, 255, (h, w, 3))
+        mask = _ellipse_mask(h, w, cy, cx, ry, rx, soft)[..., None]
+        colour = rng.uniform(0, 255, 3)
+        expected, fast = rgb * (1 - mask) + colour * mask, rgb.copy()
+        _blend_ellipse(fast, colour, cy, cx, ry, rx, soft)
+        assert np.array_equal(fast, expected)
+        expected, fast = rgb * (1 - 0.25 * mask), rgb.copy()
+        _blend_ellipse(fast, None, cy, cx, ry, rx, soft, darken=0.25)
+        assert np.array_equal(fast, expected)

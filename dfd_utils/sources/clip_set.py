@@ -9,12 +9,14 @@ a clip is remade only when what reaches its pixels changed.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from dfd_utils.checks import check_range
 from dfd_utils.io import write_json_atomic
+from dfd_utils.lock import held_for_reading
 from dfd_utils.provenance import Ledger, Redone
 from dfd_utils.sources.artifacts import ARTIFACT_KNOBS, Artifacts
 
@@ -66,8 +68,9 @@ class ClipFolder:
         self.stamps = stamps
         self.ledger = Ledger(self.folder)
         self.redone = Redone(what)
-        donor_ledgers = tuple(Ledger(d) for d in donors if (Path(d) / Ledger.FILE).is_file())
-        self.stale = set(self.ledger.to_make(stamps, self.redone, donor_ledgers))
+        with contextlib.ExitStack() as held:  # a donor being written is left out, never read half made
+            donor_ledgers = tuple(Ledger(d) for d in held_for_reading(held, donors) if (d / Ledger.FILE).is_file())
+            self.stale = set(self.ledger.to_make(stamps, self.redone, donor_ledgers))
 
     def made(self, name: str) -> None:
         """Record that clip ``name`` was written, by the code and settings of its stamp."""
