@@ -49,9 +49,20 @@ MODELS_CODE = Path(__file__).resolve().parent / "models"  # the code of every tr
 
 
 def trunk_digest(model: Detector) -> str:
-    """SHA-256 of the trunk's weights and buffers (BatchNorm statistics included), with their names."""
+    """SHA-256 of the trunk's weights and buffers (BatchNorm statistics included), with their names.
+
+    Asked for at every step that checks a split's features against the model (a dozen times a training run), so
+    the digest is kept on the model beside the storage and version counter of each tensor: any write to one of them
+    (an optimiser step, ``load_state_dict``, BatchNorm statistics, another tensor put in its place) changes the key.
+    """
     state = sorted(model.cnn.state_dict().items())
-    return tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
+    key = tuple((name, t.data_ptr(), t._version) for name, t in state)
+    memo = model.__dict__.get("_trunk_digest_memo")
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    value = tensor_digest(*(t for _, t in state), names=[name for name, _ in state])
+    model.__dict__["_trunk_digest_memo"] = (key, value)
+    return value
 
 
 BLOCK = 64  # videos read from the split at a time to compute what the store lacks

@@ -188,3 +188,30 @@ def test_seed_spread_by_hand():
     assert spread["roc_auc"]["sd"] == pytest.approx(0.1)  # sqrt(((-.1)^2 + 0 + .1^2) / 2)
     assert (spread["log_loss"]["min"], spread["log_loss"]["max"]) == (0.3, 0.5)
     assert seed_spread(runs[:1])["accuracy"]["sd"] == 0.0
+
+
+def test_the_trunk_digest_follows_every_write_to_the_trunk():
+    """Kept on the model between calls, it must still change with any in-place write, a load or a step."""
+    import torch
+
+    from dfd_utils.features import trunk_digest
+    from dfd_utils.models import build_model
+
+    model = build_model("baseline", backbone="resnet18", hidden=8)
+    first = trunk_digest(model)
+    assert trunk_digest(model) == first
+    conv = next(p for p in model.cnn.parameters() if p.dim() == 4)
+    kept = conv[0, 0, 0, 0].item()
+    with torch.no_grad():
+        conv[0, 0, 0, 0] += 1.0  # in place: the version counter moves
+    changed = trunk_digest(model)
+    assert changed != first
+    with torch.no_grad():
+        conv[0, 0, 0, 0] = kept
+    assert trunk_digest(model) == first  # the same values, the same digest
+    other = build_model("baseline", backbone="resnet18", hidden=8)
+    torch.manual_seed(1)
+    for p in other.parameters():
+        torch.nn.init.normal_(p)
+    model.load_state_dict(other.state_dict())
+    assert trunk_digest(model) == trunk_digest(other) != first
