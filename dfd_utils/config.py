@@ -157,27 +157,28 @@ class RealFacesConfig:
 
 @dataclass(frozen=True)
 class DifficultyConfig:
-    """Chapter 00: how strong the synthetic fakes' artifacts are, chosen by a rule before any model is compared."""
+    """Chapter 00: how strong the synthetic fakes' artifacts are, set from the data alone (no model, no training).
 
-    strengths: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4)  # each sets the five knobs of data.synthetic
-    num_videos: int = 96  # clips per strength (the study's size, rate and frames)
-    splits: tuple[float, float, float] = (0.5, 0.4, 0.1)  # train / val / test shares; the sweep never reads test
-    seeds: int = 2  # baseline runs per strength, averaged
-    target_auc: float = 0.85  # the rule: the strength whose mean baseline validation AUC is nearest this
+    Each kind of artifact gets its own strength: the spatial knobs (seam, colour and
+    resolution mismatch) and the temporal ones (jitter, flicker). A strength is the
+    one of ``strengths`` whose measured change inside the face is nearest ``share`` of
+    what changes naturally there between two sampled frames of the original (pixels
+    for the spatial knobs, Farneback flow for the temporal ones):
+    :mod:`dfd_utils.difficulty`.
+    """
+
+    strengths: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0)
+    num_videos: int = 12  # fakes measured per strength (with their originals), rendered at the study's size
+    share: float = 0.25  # the rule's target: the artifact's change as this share of the natural change
 
     def __post_init__(self):
         object.__setattr__(self, "strengths", tuple(self.strengths))
-        object.__setattr__(self, "splits", tuple(self.splits))
         if not self.strengths or len(set(self.strengths)) != len(self.strengths):
             raise ValueError(f"strengths must list distinct values, got {list(self.strengths)}")
         for s in self.strengths:
-            check_range("strengths", s, 0, 1)
-        check_range("num_videos", self.num_videos, 6, kind=int)
-        check_range("seeds", self.seeds, 1, kind=int)
-        check_range("target_auc", self.target_auc, 0.5, 1, low_open=True, high_open=True)
-        if len(self.splits) != 3:
-            raise ValueError(f"splits must hold three shares (train, val, test), got {list(self.splits)}")
-        SplitConfig(*self.splits).check_count(self.num_videos, "splits")
+            check_range("strengths", s, 0, 1, low_open=True)
+        check_range("num_videos", self.num_videos, 1, kind=int)
+        check_range("share", self.share, 0, 1, low_open=True)
 
 
 PER_FRAME_MODELS = ("baseline", "two_stream_frame")  # the models that score each frame, the video by the mean

@@ -25,7 +25,7 @@ by the digest of everything that made it (:func:`feature_key`): the trunk's weig
 the models' code, the video's bytes, the torch build, CPU kernels and threads. A file
 is reused only under its exact key; anything else is computed afresh. One file per
 video (not per split) lets sets that share videos share their features: the
-difficulty sweep's six sets and the families chapter's three hold the same reals.
+families chapter's three sets hold the same reals.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class FeatureCache:
     With ``store``, each video's features are also kept there as ``<feature_key>.pt``,
     so any later stage or chapter that shows the same trunk the same video loads them
     instead of running the trunk again: the models of one split, and a video shared by
-    several sets (the difficulty sweep's and the families' reals are the same originals).
+    several sets (the families' reals are the same originals).
     """
 
     def __init__(self, store: str | Path | None = None):

@@ -78,6 +78,27 @@ def flow_pairs(frames: np.ndarray, flows: np.ndarray, positions=(1, 5, 9), title
     return fit_page(fig)
 
 
+def flow_difference(fake_frames: np.ndarray, flow_fake: np.ndarray, flow_original: np.ndarray, positions=(2, 6, 10)):
+    """What a fake adds to the flow: the fake's frame and the length of its flow minus its original's, per pixel.
+
+    A fake and its original share the scene, the motion and the noise, so everywhere the fake did not touch the
+    difference is near 0: what lights up is the pasted face's jitter and flicker, as the temporal stream sees it.
+    ``fake_frames``: ``(T, H, W, 3)`` uint8; flows ``(T, 2, H, W)``.
+    """
+    delta = np.linalg.norm(flow_fake.astype(np.float32) - flow_original.astype(np.float32), axis=1)  # (T, H, W)
+    scale = float(np.quantile(delta, 0.999)) or 1.0
+    fig, axes = plt.subplots(2, len(positions), figsize=(3 * len(positions), 3.6), squeeze=False)
+    for c, t in enumerate(positions):
+        axes[0, c].imshow(fake_frames[t])
+        axes[0, c].set_title(f"fake, frame {t}", fontsize=8)
+        shown_ = axes[1, c].imshow(delta[t], cmap="magma", vmin=0, vmax=scale)
+        axes[1, c].set_title(f"|flow fake - flow original|, {t}->{t + 1}", fontsize=8)
+        for ax in axes[:, c]:
+            ax.axis("off")
+    fig.colorbar(shown_, ax=axes[1, :].tolist(), label="px", shrink=0.8)
+    return fig
+
+
 def split_bars(table: dict, ax=None):
     """Stacked REAL/FAKE bars per split."""
     ax = ax or plt.subplots(figsize=(4.5, 3))[1]
@@ -220,19 +241,20 @@ def variant_bars(table, variants=("full", "face"), ylabel: str = "test ROC AUC",
     return ax
 
 
-def difficulty_sweep(table, chosen: float, target: float, ax=None):
-    """Artifact strength against the baseline's validation AUC (chapter 00): each seed, their mean, the target
-    the rule aims at and the strength it chose."""
+def difficulty_sweep(result: dict, ax=None):
+    """Artifact strength against the measured change inside the face, as a share of the natural change (chapter 00):
+    the spatial knobs' pixel change and the temporal knobs' flow change, the target share and the chosen strengths."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.6))
-    ax.scatter(table.strength, table.val_auc, s=22, color="0.55", label="one seed", zorder=2)
-    means = table.groupby("strength").val_auc.mean()
-    ax.plot(means.index, means.values, "o-", color="tab:blue", label="mean over seeds", zorder=3)
-    ax.axhline(target, color="tab:red", linestyle="--", linewidth=1, label=f"target {target:g}")
-    ax.axhline(0.5, color="0.3", linestyle=":", linewidth=1, label="chance")
-    ax.axvline(chosen, color="tab:green", linewidth=1.5, label=f"chosen {chosen:g}")
-    ax.set(xlabel="artifact strength (seam, colour, resolution, jitter, flicker)", ylabel="baseline validation AUC",
-           ylim=(0.4, 1.03))
-    ax.legend(loc="lower right", fontsize=SMALLEST_FONT_PT + 1)
+    sweep = result["sweep"]
+    strengths = [row["strength"] for row in sweep]
+    for kind, colour in (("spatial", "tab:blue"), ("temporal", "tab:orange")):
+        ax.plot(strengths, [row[f"{kind}_ratio"] for row in sweep], "o-", color=colour,
+                label=f"{kind}: {'pixels' if kind == 'spatial' else 'flow'}")
+        ax.axvline(result["chosen"][kind], color=colour, linewidth=1.2, linestyle=":",
+                   label=f"{kind} chosen {result['chosen'][kind]:g}")
+    ax.axhline(result["share"], color="tab:red", linestyle="--", linewidth=1, label=f"target {result['share']:g}")
+    ax.set(xlabel="knob strength", ylabel="change inside the face / natural change")
+    ax.legend(loc="upper left", fontsize=SMALLEST_FONT_PT + 1)
     return fit_page(fig)
 
 

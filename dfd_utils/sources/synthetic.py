@@ -329,16 +329,23 @@ def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
     return stamp({}, {"plan": asdict(plan), "render": render}, CODE)
 
 
-def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
-    cfg, plan, out_dir = args
-    cv2.setNumThreads(1)
+def render_plan(cfg: SyntheticConfig, plan: VideoPlan, fake: bool | None = None) -> tuple[np.ndarray, Motion]:
+    """One planned clip's frames ``(T, H, W, 3)`` uint8 and its subject's motion; ``fake=False`` renders a fake's
+    plan without its overlay and head knobs: its original, the same pixels as the original's own clip."""
     person = np.random.default_rng([cfg.seed, 1, plan.subject])
     identity, motion = make_identity(person), make_motion(person)
-    fake = plan.label == "FAKE"
+    fake = plan.label == "FAKE" if fake is None else fake
     donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if fake and cfg.swap else None
     head = cfg.head_schedule(cfg.num_frames, plan.fake_seed) if fake else None
     frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
                           donor=donor, fake_seed=plan.fake_seed, head=head)
+    return frames, motion
+
+
+def _render_plan(args: tuple[SyntheticConfig, VideoPlan, Path]) -> str:
+    cfg, plan, out_dir = args
+    cv2.setNumThreads(1)
+    frames, _ = render_plan(cfg, plan)
     write_video(out_dir / plan.name, frames, cfg.fps)  # atomic
     return plan.name
 

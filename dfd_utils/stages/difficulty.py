@@ -1,94 +1,136 @@
-"""How hard the demo's fakes are, chosen before any detector is compared (notebook 00).
+"""How strong the demo's artifacts are, measured in the data before any detector exists (notebook 00).
 
-The synthetic generator's five artifact knobs (seam, colour mismatch, resolution
-mismatch, jitter, flicker: :mod:`dfd_utils.sources.artifacts`) are turned together to
-one *strength*. Too strong, and every detector reaches AUC 1.0, so nothing can be
-compared; too weak, and every detector sits at chance. The sweep renders a small set
-at each strength of ``difficulty.strengths`` (the study's clip size, frames and
-``unaltered_share``; only the fakes change between strengths, so the reals and their
-frames are made once), trains the per-frame baseline as the study trains it on its
-train split, and scores it on its validation split. Its test split is never read.
+The synthetic generator's artifact knobs come in two kinds (:mod:`dfd_utils.sources.artifacts`):
+spatial ones, visible in one frame (``seam``, ``color_mismatch``, ``resolution_mismatch``),
+and temporal ones, visible only across frames (``jitter``, ``flicker``). Each kind is
+measured on its own, on fakes rendered at the study's clip size and seen as the models
+see them (the study's sampled frames, at its frame size, its Farneback settings):
 
-The rule that turns the runs into one strength, and the texts the chapters show,
-are :mod:`dfd_utils.difficulty` (torch-free, so chapter 01 can check the choice).
+* **spatial change**: the mean absolute pixel difference (0..255, mean over RGB) inside
+  the face between a fake with the spatial knobs at a strength and the same fake with
+  every knob at 0 (the identity swap alone);
+* **temporal change**: the mean length (pixels) of the difference between the Farneback
+  flow of a fake with the temporal knobs at a strength and that of the same fake with
+  every knob at 0, inside the face.
 
-Writes ``artifacts/difficulty/`` (the sweep's set, remade per strength) and
-``metrics/difficulty.json`` (every run's validation AUC and the choice).
+Each is read against what changes *naturally* inside the original's face between two
+sampled frames: its mean absolute pixel change, and its mean flow length (the subject's
+own motion). No detector is trained and no training setting is read, so nothing a
+compared model does, and no ``train.*`` value, can move the data the models are compared
+on. The rule that turns the measurements into two strengths is :mod:`dfd_utils.difficulty`.
+
+Clips are measured as rendered (before the mp4 encoder), so the magnitudes are the
+generator's, not the codec's.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict
-from pathlib import Path
+import math
+from dataclasses import dataclass, replace
 
+import cv2
+import numpy as np
 import pandas as pd
-import torch
-from sklearn.metrics import roc_auc_score
 
 from dfd_utils.config import StudyConfig
-from dfd_utils.datasets import load_split
-from dfd_utils.difficulty import STRENGTH_KNOBS, choice_text, choose, runs_table, settings_text, write_result
-from dfd_utils.evaluate import video_scores
-from dfd_utils.features import FeatureCache
-from dfd_utils.paths import Paths
-from dfd_utils.stages.detector import model_config, train_seed
-from dfd_utils.stages.frames import extract_frames
-from dfd_utils.stages.subset import make_subset
-from dfd_utils.train import predict
+from dfd_utils.difficulty import SPATIAL_KNOBS, TEMPORAL_KNOBS
+from dfd_utils.flow import FlowConfig, farneback
+from dfd_utils.io import process_pool
+from dfd_utils.sources.synthetic import FACE_WIDTH, SyntheticConfig, VideoPlan, plan_dataset, render_plan
+from dfd_utils.video import resize, sample_indices
 
-log = logging.getLogger(__name__)
+ALL_KNOBS = SPATIAL_KNOBS + TEMPORAL_KNOBS
 
 
-def sweep_root(root: str | Path) -> Path:
-    return Paths.at(root).artifacts / "difficulty"
+@dataclass(frozen=True)
+class View:
+    """How the models see a clip: ``num_frames`` sampled frames at ``height`` x ``width``, and the flow settings."""
+
+    num_frames: int
+    height: int
+    width: int
+    flow: FlowConfig
 
 
-def data_at(study: StudyConfig, strength: float) -> dict:
-    """The ``data`` section of the sweep's set at one strength: the study's synthetic source, every knob at it."""
-    knobs = {**study.data.synthetic, **{k: strength for k in STRENGTH_KNOBS}}
-    return {"source": "synthetic", "num_videos": study.difficulty.num_videos, "fake_share": study.data.fake_share,
-            "synthetic": knobs}
+def measured_config(study: StudyConfig) -> SyntheticConfig:
+    """The study's synthetic settings with every artifact knob at 0, planned so that it holds enough fakes."""
+    n = study.difficulty.num_videos
+    share = study.data.fake_share
+    knobs = {**study.data.synthetic, **{k: 0.0 for k in ALL_KNOBS}}
+    return SyntheticConfig(**knobs, num_videos=max(math.ceil(n / share) + 1, n + 1), fake_share=share,
+                           seed=study.seed)
 
 
-def baseline_validation_auc(study: StudyConfig, root: Path, feature_store: Path | None = None) -> list[float]:
-    """The baseline, trained as the study trains it, once per seed: its video AUC on ``root``'s validation split.
+def model_view(frames: np.ndarray, motion, cfg: SyntheticConfig, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """A rendered clip ``(N, H, W, 3)`` as the models see it -> frames ``(T, h, w, 3)`` and face masks ``(T, h, w)``.
 
-    ``feature_store``: where a frozen trunk's features are kept (:class:`dfd_utils.features.FeatureCache`).
-    The video score is the mean of the frame probabilities (the study's ranking score).
+    The face is the disk of the rendered face's width around the subject's centre, at each sampled time.
     """
-    paths = Paths.at(root)
-    cfg, settings = study.train_for("baseline")
-    mcfg = model_config("baseline", settings, study.frames)
-    data = {split: load_split(paths.frames, split) for split in ("train", "val")}
-    features = FeatureCache(feature_store) if cfg.trunk == "frozen" else None
-    labels = data["val"].labels.numpy()
-    aucs = []
-    for seed in range(study.seed, study.seed + study.difficulty.seeds):
-        cfg_seed = type(cfg)(**{**asdict(cfg), "seed": seed})
-        model, _, scored = train_seed("baseline", mcfg, cfg_seed, data, paths.artifacts / "runs" / f"seed{seed}",
-                                      features)
-        frame_probs = predict(model, scored["val"]).reshape(len(labels), -1)  # (V, T)
-        aucs.append(float(roc_auc_score(labels, video_scores(frame_probs, "mean"))))
-    return aucs
+    indices = sample_indices(len(frames), view.num_frames)
+    small = np.stack([resize(frames[i], view.height, view.width) for i in indices])  # (T, h, w, 3)
+    box = int(0.6 * cfg.height) // 2 * 2  # the rendered head's box (render_video)
+    radius = 0.5 * FACE_WIDTH * box * view.height / cfg.height
+    yy, xx = np.mgrid[: view.height, : view.width]
+    masks = []
+    for i in indices:
+        s = motion.state(i / cfg.fps)
+        masks.append((xx - s["cx"] * view.width) ** 2 + (yy - s["cy"] * view.height) ** 2 <= radius**2)
+    return small, np.stack(masks)  # (T, h, w, 3) uint8, (T, h, w) bool
 
 
-def sweep(study: StudyConfig, root: str | Path) -> pd.DataFrame:
-    """One row per strength and seed: the baseline's validation AUC on a set rendered at that strength."""
-    work = sweep_root(root)
-    cfg = study.difficulty
-    splits = dict(zip(("train", "val", "test"), cfg.splits))
+def flow_fields(frames: np.ndarray, cfg: FlowConfig) -> np.ndarray:
+    """The T-1 Farneback fields between consecutive frames: ``(T-1, h, w, 2)`` float32 pixels."""
+    return np.stack([farneback(a, b, cfg) for a, b in zip(frames[:-1], frames[1:])])
+
+
+def measure_clip(cfg: SyntheticConfig, plan: VideoPlan, strengths: tuple[float, ...], view: View) -> list[dict]:
+    """One fake: the natural change of its original and each strength's spatial and temporal change."""
+    cv2.setNumThreads(1)
+
+    def render(fake: bool = True, **knobs) -> tuple[np.ndarray, np.ndarray]:
+        frames, motion = render_plan(replace(cfg, **knobs), plan, fake=fake)
+        return model_view(frames, motion, cfg, view)
+
+    original, masks = render(fake=False)  # (T, h, w, 3) uint8, (T, h, w) bool
+    clean, _ = render(**{k: 0.0 for k in ALL_KNOBS})  # the identity swap alone
+    pairs = masks[:-1]  # a field (or a frame difference) belongs to its first frame's face
+    natural_pixels = _masked_mean(np.abs(np.diff(original.astype(np.float32), axis=0)).mean(-1), pairs)
+    natural_flow = flow_fields(original, view.flow)  # (T-1, h, w, 2)
+    natural_motion = _masked_mean(np.linalg.norm(natural_flow, axis=-1), pairs)
+    clean_flow = flow_fields(clean, view.flow)
     rows = []
-    for strength in cfg.strengths:
-        make_subset(data_at(study, strength), work, seed=study.seed, workers=study.workers)
-        extract_frames(asdict(study.frames), splits, work, seed=study.seed, workers=study.workers)
-        torch.manual_seed(study.seed)
-        for seed, auc in enumerate(baseline_validation_auc(study, work, Paths.at(root).features), start=study.seed):
-            rows.append({"strength": strength, "seed": seed, "val_auc": auc})
-        aucs = [round(r["val_auc"], 3) for r in rows[-cfg.seeds:]]
-        log.info("strength %.2f: baseline validation AUC %s", strength, aucs)
-    return pd.DataFrame(rows)
+    for s in strengths:
+        spatial, _ = render(**{k: s for k in SPATIAL_KNOBS}, **{k: 0.0 for k in TEMPORAL_KNOBS})
+        temporal, _ = render(**{k: 0.0 for k in SPATIAL_KNOBS}, **{k: s for k in TEMPORAL_KNOBS})
+        pixel_change = _masked_mean(np.abs(spatial.astype(np.float32) - clean).mean(-1), masks)
+        flow_change = _masked_mean(np.linalg.norm(flow_fields(temporal, view.flow) - clean_flow, axis=-1), pairs)
+        rows.append({"video": plan.name, "strength": s, "natural_pixel_change": natural_pixels,
+                     "natural_motion_px": natural_motion, "spatial_change": pixel_change,
+                     "temporal_change_px": flow_change})
+    return rows
 
 
-__all__ = ["STRENGTH_KNOBS", "baseline_validation_auc", "choice_text", "choose", "data_at", "runs_table",
-           "settings_text", "sweep", "sweep_root", "write_result"]
+def _masked_mean(values: np.ndarray, masks: np.ndarray) -> float:
+    return float(values[masks].mean())
+
+
+def _measure_job(args) -> list[dict]:
+    return measure_clip(*args)
+
+
+def sweep(study: StudyConfig, workers: int | None = None) -> pd.DataFrame:
+    """One row per measured fake and strength: its natural change and the artifacts' change (see the module doc)."""
+    cfg = measured_config(study)
+    fakes = [p for p in plan_dataset(cfg) if p.label == "FAKE"][: study.difficulty.num_videos]
+    view = View(study.frames.num_frames, study.frames.height, study.frames.width, study.flow)
+    jobs = [(cfg, plan, study.difficulty.strengths, view) for plan in fakes]
+    workers = workers or None
+    if workers == 1:
+        results = [_measure_job(job) for job in jobs]
+    else:
+        with process_pool(workers) as pool:
+            results = list(pool.map(_measure_job, jobs))
+    return pd.DataFrame([row for rows in results for row in rows])
+
+
+__all__ = ["View", "flow_fields", "measure_clip", "measured_config", "model_view", "sweep"]
