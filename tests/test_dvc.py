@@ -125,6 +125,15 @@ def test_two_experiments_are_compared_by_exp_show_and_metrics_diff(experiments):
     assert (auc["old"], auc["new"]) == (found[first][1], found[second][1])
 
 
+@pytest.mark.slow  # reads the two experiments above
+def test_a_learning_rate_reruns_no_data_stage(experiments):
+    """``-S train.lr=...`` reruns training only: the data stages (chapter 00's measurement included) are skipped."""
+    _, _, outputs = experiments
+    for stage in ("choose_difficulty", "download_subset", "extract_frames", "optical_flow"):
+        assert f"Running stage '{stage}'" in outputs[0]
+        assert f"Stage '{stage}' didn't change, skipping" in outputs[1], outputs[1]
+
+
 @pytest.mark.slow  # push, clone and pull of the experiment's outputs: about 15 s
 def test_dvc_pull_restores_the_executed_notebooks(experiments, tmp_path):
     repo, names, _ = experiments
