@@ -11,12 +11,16 @@ models rank by probability. The other rules (mean, max, top-k mean) are reported
 beside it. The paper picked the threshold on the test set; we pick it on
 validation, so test labels never choose anything.
 
-Intervals are bootstrap percentiles resampled by *family* (an original with its
-fakes): videos of one family are not independent, so resampling videos would
-make the intervals too narrow. On a perfect or tiny sample the bootstrap
-collapses (13 of 13 correct resamples to [1.00, 1.00]), so every interval is
-widened to contain the Wilson score interval of the metric read as a proportion
-(13 of 13: [0.77, 1.00]); see :func:`wilson_floor`.
+Each interval says how it was made (``detector_metrics`` records the method of every
+one under ``video_ci_method``). ROC AUC is not a proportion: its interval is the cluster
+bootstrap over *families* (an original with its fakes: videos of one family are not
+independent) with BCa correction (:func:`dfd_utils.stats.auc_interval`), whose coverage
+``tests/test_stats.py`` checks by simulation. Below :data:`dfd_utils.stats.MIN_FAMILIES`
+families no bootstrap is meaningful, and the AUC falls back to the Wilson interval over
+the smaller class, named as such. The proportions (accuracy, precision, recall, F1,
+balanced accuracy) keep the family-bootstrap percentile interval widened to the Wilson
+score interval of the proportion: on a perfect or tiny sample the bootstrap collapses (13
+of 13 correct resamples to [1.00, 1.00]), the Wilson interval does not ([0.77, 1.00]).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+
+from dfd_utils import stats
 
 THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)  # the paper's grid
 
@@ -106,12 +112,24 @@ def aggregate_frames(frame_probs: np.ndarray, num_frames: int, topk: int = 4) ->
     return pd.DataFrame({rule: video_scores(p, rule, topk) for rule in FRAME_RULES})
 
 
+SCORE_DECIMALS = 3  # validation scores are rounded to 1e-3 before a threshold cuts them (choose_threshold)
+
+
 def choose_threshold(val_labels, val_scores, grid=THRESHOLD_GRID) -> float:
-    """The grid threshold with the best validation accuracy (ties: the one nearest 0.5)."""
-    y = np.asarray(val_labels).astype(int)
-    s = np.asarray(val_scores, dtype=float)
-    best = max(grid, key=lambda t: (((s >= t).astype(int) == y).mean(), -abs(t - 0.5)))
-    return float(best)
+    """The grid threshold with the most validation videos right; ties go to the threshold nearest 0.5.
+
+    Why the rounding: a score that lies on a grid point in exact arithmetic (a mean of
+    frame probabilities at 0.5, a share such as 9/15) can land 1e-7 either side of it on
+    another CPU's kernels, and ``s >= t`` would then flip one video and, on a tie, the
+    threshold. Scores are rounded to :data:`SCORE_DECIMALS` places first and videos right
+    are counted as integers (no float comparison of accuracies), so such noise changes
+    nothing. What rounding cannot absorb is a real difference of scores (a model trained
+    differently): that moves the threshold as it moves any result.
+    """
+    y = np.asarray(val_labels).astype(int)  # (N,)
+    s = np.round(np.asarray(val_scores, dtype=float), SCORE_DECIMALS)  # (N,)
+    right = {t: int(((s >= round(t, SCORE_DECIMALS)).astype(int) == y).sum()) for t in grid}
+    return float(max(grid, key=lambda t: (right[t], -abs(t - 0.5))))
 
 
 def wilson(successes: float, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -132,53 +150,83 @@ def wilson(successes: float, trials: int, z: float = 1.959963984540054) -> tuple
 
 def wilson_floor(labels, probs, threshold: float = 0.5, alpha: float = 0.05, decisions=None
                  ) -> dict[str, tuple[float, float]]:
-    """Each metric of ``binary_metrics`` (log loss aside) read as a proportion over its denominator.
+    """Each proportion of ``binary_metrics`` read over its denominator, as a Wilson score interval.
 
-    accuracy: correct of all videos; precision: true of predicted FAKE; recall:
-    found of FAKE; F1 = 2TP / (2TP + FP + FN) over TP + FP + FN decisions; balanced
-    accuracy and ROC AUC over the smaller class (the pessimistic count: an AUC of
-    1.0 on 6 FAKE and 7 REAL is as certain as 6 of 6, not as 42 pairs of 42).
+    accuracy: correct of all videos; precision: true of predicted FAKE; recall: found of
+    FAKE; F1 = 2TP / (2TP + FP + FN) over TP + FP + FN decisions; balanced accuracy over
+    the smaller class (the pessimistic count). ROC AUC is not a proportion and is not here.
     """
     y = np.asarray(labels).astype(int)
     pred = (np.asarray(probs if decisions is None else decisions, dtype=float) >= threshold).astype(int)
     tp, fp = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum())
     fn = int(((pred == 0) & (y == 1)).sum())
-    smaller = int(min((y == 1).sum(), (y == 0).sum()))
     point = binary_metrics(y, probs, threshold, decisions)
     trials = {"accuracy": len(y), "precision": tp + fp, "recall": tp + fn, "f1": tp + fp + fn,
-              "balanced_accuracy": smaller, "roc_auc": smaller}
+              "balanced_accuracy": _smaller_class(y)}
     z = NormalDist().inv_cdf(1 - alpha / 2)
     return {k: wilson(point[k] * n, n, z) for k, n in trials.items() if np.isfinite(point[k])}
 
 
-def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0,
-                 alpha: float = 0.05, decisions=None) -> dict[str, tuple[float, float]]:
-    """95 % intervals for every metric of ``binary_metrics``: family-bootstrap percentiles, widened to the Wilson floor.
+def _smaller_class(labels) -> int:
+    y = np.asarray(labels).astype(int)
+    return int(min((y == 1).sum(), (y == 0).sum()))
 
-    The result always contains the point estimate and never has zero width for a
-    proportion (a percentile interval alone can do both on a small test split).
+
+def proportion_method(n_boot: int) -> str:
+    return f"family bootstrap percentile ({n_boot} draws), widened to the Wilson score interval"
+
+
+def roc_auc_interval(labels, probs, families, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+                     ) -> stats.Interval:
+    """The video ROC AUC with its interval: cluster-bootstrap BCa over families (:func:`stats.auc_interval`).
+
+    Where the split has too few families for a bootstrap (fewer than ``stats.MIN_FAMILIES``,
+    the smoke profile's splits) the interval is the Wilson interval over the smaller class,
+    a conservative stand-in, and its method says so.
     """
+    iv = stats.auc_interval(labels, probs, families, n_boot, seed, level=1 - alpha)
+    if iv.defined or not np.isfinite(iv.point):
+        return iv
+    n = _smaller_class(labels)
+    low, high = wilson(iv.point * n, n, NormalDist().inv_cdf(1 - alpha / 2))
+    return stats.Interval(iv.point, low, high, 1 - alpha, f"Wilson score interval over the smaller class ({n} "
+                                                         f"videos): too few families for a bootstrap")
+
+
+def intervals(labels, probs, families, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0,
+              alpha: float = 0.05, decisions=None) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """``(intervals, methods)``: the (1 - alpha) interval of every metric of ``binary_metrics`` and, per metric,
+    the method that made it. ROC AUC: :func:`roc_auc_interval`; the proportions: family-bootstrap
+    percentiles widened to their Wilson interval (:func:`wilson_floor`); log loss: the percentiles alone."""
     y = np.asarray(labels).astype(int)
     p = np.asarray(probs, dtype=float)
     d = p if decisions is None else np.asarray(decisions, dtype=float)
-    fam = pd.factorize(np.asarray(families))[0]  # (N,) family index of each video
-    n_fam = fam.max() + 1
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(n_fam, size=(n_boot, n_fam))  # each row: families drawn with replacement
-    counts = np.zeros((n_boot, n_fam))
-    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1)  # (B, F) times each family is drawn
+    fam, n_fam = stats.family_index(families)  # (N,) family index of each video
+    counts = stats.family_counts(max(n_fam, 1), n_boot, seed)  # (B, F) times each family is drawn
     values = weighted_metrics(y, p, d >= threshold, counts[:, fam])  # (B,) per metric; videos weighted by family
     drawn = np.isfinite(values["roc_auc"])  # a draw of one class has no AUC: skipped, as every metric of it
     samples = {k: v[drawn] for k, v in values.items() if drawn.any()}
     ci = {k: (float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))) for k, v in samples.items()}
     floor = wilson_floor(y, p, threshold, alpha, d)
+    methods = {}
     for k, point in binary_metrics(y, p, threshold, d).items():
-        if not np.isfinite(point):
+        if not np.isfinite(point) or k == "roc_auc":
             continue
         low, high = ci.get(k, (point, point))
         floor_low, floor_high = floor.get(k, (point, point))
         ci[k] = (min(low, floor_low, point), max(high, floor_high, point))
-    return ci
+        methods[k] = proportion_method(n_boot) if k in floor else f"family bootstrap percentile ({n_boot} draws)"
+    ci.pop("roc_auc", None)
+    auc = roc_auc_interval(y, p, families, n_boot, seed, alpha)
+    if np.isfinite(auc.point):
+        ci["roc_auc"], methods["roc_auc"] = (auc.low, auc.high), auc.method
+    return ci, methods
+
+
+def bootstrap_ci(labels, probs, families, threshold: float = 0.5, n_boot: int = 1000, seed: int = 0,
+                 alpha: float = 0.05, decisions=None) -> dict[str, tuple[float, float]]:
+    """The intervals of :func:`intervals` without their methods (the name is kept for its callers)."""
+    return intervals(labels, probs, families, threshold, n_boot, seed, alpha, decisions)[0]
 
 
 def confusion(labels, probs, threshold: float = 0.5) -> np.ndarray:
@@ -220,7 +268,7 @@ def frame_table(split: str, videos, labels, num_frames: int, probs) -> pd.DataFr
 
 def detector_metrics(videos: pd.DataFrame, frames: pd.DataFrame | None, grid=THRESHOLD_GRID, n_boot: int = 1000,
                      seed: int = 0) -> dict:
-    """Test metrics of one detector from its val + test score tables (``score_table``).
+    """Test metrics of one detector from val + test score tables; each interval's method under ``video_ci_method``.
 
     Thresholds are chosen on validation only. Per-frame models (``frames`` given,
     one row per frame) report every frame-to-video rule and frame-level metrics;
@@ -243,7 +291,8 @@ def detector_metrics(videos: pd.DataFrame, frames: pd.DataFrame | None, grid=THR
     t = metrics["threshold"]
     metrics["score"] = "mean" if frames is not None else "prob"
     metrics["video"] = binary_metrics(test.label, test.prob, t, test.decision)
-    metrics["video_ci"] = bootstrap_ci(test.label, test.prob, test.family, t, n_boot, seed, decisions=test.decision)
+    metrics["video_ci"], metrics["video_ci_method"] = intervals(test.label, test.prob, test.family, t, n_boot, seed,
+                                                                 decisions=test.decision)
     metrics["val_video"] = binary_metrics(val.label, val.prob, t, val.decision)
     metrics["confusion"] = confusion(test.label, test.decision, t).tolist()
     metrics["test_videos"] = int(len(test))

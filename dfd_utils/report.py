@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd_utils import stats
 from dfd_utils.io import read_json, write_json_atomic
 from dfd_utils.paths import Paths
 
@@ -109,23 +110,82 @@ def formatted(table: pd.DataFrame, columns=("accuracy", "precision", "recall", "
     return with_intervals(table, columns, keep=keep)
 
 
-def reading(summary: pd.DataFrame, metric: str = "roc_auc", baseline: str = "baseline") -> str:
-    """What the intervals allow one to say, as Markdown sentences computed (never typed) from the results.
+def interval_methods(metrics: dict[str, dict], columns=COLUMNS) -> pd.DataFrame:
+    """One row per metric: the method that made its intervals (``video_ci_method`` of each model's metrics), so the
+    comparison table says what its brackets are; models that disagree are listed by name."""
+    rows = {}
+    for k in columns:
+        found = {name: m.get("video_ci_method", {}).get(k, "not recorded") for name, m in metrics.items()}
+        kinds = dict.fromkeys(found.values())
+        rows[k] = (next(iter(kinds)) if len(kinds) == 1 else
+                   "; ".join(f"{method} ({', '.join(n for n, v in found.items() if v == method)})" for method in kinds))
+    return pd.DataFrame({"interval method": rows}).rename_axis("metric")
 
-    A model beats chance when the lower bound of its interval is above 0.5; it beats
-    the baseline when its lower bound is above the baseline's upper bound.
+
+def baseline_comparison(predictions: dict[str, pd.DataFrame], baseline: str = "baseline", n_boot: int = 1000,
+                        seed: int = 0) -> pd.DataFrame:
+    """Every model against ``baseline`` on the same test videos: video AUC difference with its paired cluster-BCa
+    95 % interval (:func:`dfd_utils.stats.paired_auc_difference`), its method, and the smallest difference this
+    test set detects (80 % power). Rows: ``difference``, ``low``, ``high``, ``detectable``, ``method``."""
+    rows = {}
+    if baseline not in predictions:
+        return pd.DataFrame(columns=["difference", "low", "high", "detectable", "method"])
+    base = predictions[baseline]
+    base = base[base.split == "test"][["video", "family", "label", "prob"]]
+    for name, p in predictions.items():
+        if name == baseline:
+            continue
+        both = p[p.split == "test"][["video", "prob"]].merge(base, on="video", suffixes=("", "_base"))
+        iv = stats.paired_auc_difference(both.label, both.prob, both.prob_base, both.family, n_boot, seed)
+        rows[name] = {"difference": iv.point, "low": iv.low, "high": iv.high,
+                      "detectable": stats.detectable_effect(iv), "method": iv.method}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def comparison_shown(comparison: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
+    """The book's view of :func:`baseline_comparison`: the difference with its interval, the method, the smallest
+    detectable difference."""
+    out = pd.DataFrame(index=comparison.index)
+    out[f"video AUC − {baseline} [95 % interval]"] = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
+                                                     zip(comparison.difference, comparison.low, comparison.high)]
+    out["interval method"] = comparison.method
+    out["detectable difference (80% power)"] = comparison.detectable
+    return out
+
+
+def reading(summary: pd.DataFrame, metric: str = "roc_auc", baseline: str = "baseline",
+            comparison: pd.DataFrame | None = None) -> str:
+    """What the intervals allow one to say, both ways, as Markdown sentences computed (never typed) from the results.
+
+    A model is above chance when its whole interval lies above 0.5, below when it lies below. Against the
+    baseline, with ``comparison`` (:func:`baseline_comparison`), a model is better or worse when the *paired*
+    interval of its difference lies wholly above or below 0; otherwise the difference is not shown, and the
+    smallest difference the test set could detect is stated. Without it, the unpaired reading of overlapping
+    intervals is given (weaker: it ignores that the models share their test videos).
     """
     def names(models):
         return ", ".join(f"**{m}**" for m in models) or "none"
 
     above = [m for m in summary.index if summary.loc[m, f"{metric}_low"] > 0.5]
-    chance = [m for m in summary.index if m not in above]
+    below = [m for m in summary.index if summary.loc[m, f"{metric}_high"] < 0.5]
+    chance = [m for m in summary.index if m not in above and m not in below]
     lines = [f"Better than chance (the lower end of the 95 % interval above 0.5): {names(above)}.",
+             f"Worse than chance (the upper end below 0.5): {names(below)}.",
              f"Not distinguishable from chance: {names(chance)}."]
-    if baseline in summary.index:
-        ceiling = summary.loc[baseline, f"{metric}_high"]
-        beats = [m for m in summary.index if m != baseline and summary.loc[m, f"{metric}_low"] > ceiling]
-        lines.append(f"Models whose whole interval lies above the {baseline}'s: {names(beats)}.")
+    if comparison is not None and len(comparison):
+        better = [m for m in comparison.index if comparison.loc[m, "low"] > 0]
+        worse = [m for m in comparison.index if comparison.loc[m, "high"] < 0]
+        unclear = [f"**{m}** (detectable: {comparison.loc[m, 'detectable']:.2f})" for m in comparison.index
+                   if m not in better and m not in worse]
+        lines += [f"Against the {baseline}, paired over the same test videos ({comparison.method.iloc[0]}): "
+                  f"better, {names(better)}; worse, {names(worse)}; "
+                  f"no difference shown, {', '.join(unclear) or 'none'}."]
+    elif baseline in summary.index:
+        ceiling, floor = summary.loc[baseline, f"{metric}_high"], summary.loc[baseline, f"{metric}_low"]
+        others = [m for m in summary.index if m != baseline]
+        lines.append(f"Models whose whole interval lies above the {baseline}'s: "
+                     f"{names([m for m in others if summary.loc[m, f'{metric}_low'] > ceiling])}. Below it: "
+                     f"{names([m for m in others if summary.loc[m, f'{metric}_high'] < floor])}.")
     return " ".join(lines)
 
 

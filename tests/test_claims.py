@@ -62,16 +62,41 @@ def test_an_undefined_effect_or_no_seed_shows_nothing():
     assert decide(ev(0.1, 0.05, 0.2, [])).verdict == "not shown"
 
 
-@pytest.mark.parametrize(("low", "high", "seeds", "verdict"), [
-    (0.40, 0.58, [0.50, 0.52, 0.45], "holds"),  # indistinguishable from chance, and at most 0.1 above it
-    (0.55, 0.90, [0.70, 0.80, 0.60], "contradicted"),  # above chance: the model learned something
-    (0.52, 0.58, [0.55, 0.56, 0.54], "contradicted"),  # a little, but beyond the prior all the same
-    (0.45, 0.75, [0.60, 0.62, 0.55], "not shown"),  # could be chance, could be 0.75
-    (0.40, 0.58, [0.50, 0.65, 0.45], "not shown"),  # one seed learned beyond the margin
+@pytest.mark.parametrize(("tost", "ci", "seeds", "verdict"), [
+    ((0.43, 0.56), (0.41, 0.58), [0.50, 0.52, 0.45], "holds"),  # the 90 % interval inside 0.5 ± 0.1: TOST rejects
+    ((0.64, 0.88), (0.62, 0.90), [0.70, 0.80, 0.65], "contradicted"),  # wholly beyond the margin: it learned
+    ((0.53, 0.57), (0.52, 0.58), [0.55, 0.56, 0.54], "holds"),  # above chance, but by less than the margin fixed
+    ((0.47, 0.73), (0.45, 0.75), [0.60, 0.62, 0.55], "not shown"),  # could be chance, could be 0.75
+    ((0.43, 0.56), (0.41, 0.58), [0.50, 0.65, 0.45], "not shown"),  # one seed learned beyond the margin
+    ((0.20, 0.33), (0.18, 0.35), [0.30, 0.25, 0.30], "contradicted"),  # below chance beyond the margin: inverted
 ])
-def test_no_better_than_chance_holds_only_within_a_margin(low, high, seeds, verdict):
-    e = ev(np.mean([low, high]), low, high, seeds, direction=-1, bound=0.5 + claims.PRIOR_MARGIN, against=0.5)
-    assert decide(e).verdict == verdict
+def test_no_better_than_chance_is_a_tost_within_the_margin_fixed_in_advance(tost, ci, seeds, verdict):
+    e = Evidence("AUC", np.mean(ci), *ci, tuple(seeds), 0, 0.5, difference=False, kind="equivalence",
+                 margin=claims.PRIOR_MARGIN, tost=tost)
+    v = decide(e)
+    assert v.verdict == verdict
+    if verdict == "holds":
+        assert "90 % interval" in v.why and "TOST" in v.why and "0.50 ± 0.10" in v.why
+    if verdict == "not shown" and seeds[1] < 0.65:
+        assert "detects an effect of" in v.why  # the smallest effect the test set can detect, stated
+
+
+def test_a_verdict_that_shows_nothing_states_the_smallest_detectable_effect():
+    e = ev(0.04, -0.02, 0.10, [0.04])
+    se = 0.12 / (2 * 1.959963984540054)
+    assert e.detectable == pytest.approx((1.959963984540054 + 0.8416212335729143) * se)
+    assert f"detects an effect of {e.detectable:.2f} or more" in decide(e).why
+
+
+@pytest.mark.parametrize(("low", "high", "seeds", "verdict"), [
+    (0.90, 0.98, [0.95, 0.93], "holds"),  # reaches the paper's 0.97: consistent with it
+    (0.70, 0.85, [0.80, 0.78], "contradicted"),  # wholly below it
+    (0.70, 0.85, [0.80, 0.98], "not shown"),  # below it, but a seed reaches it
+])
+def test_detecting_single_frames_is_judged_against_the_papers_frame_accuracy(low, high, seeds, verdict):
+    e = Evidence("frame accuracy", (low + high) / 2, low, high, tuple(seeds), 1, claims.PAPER_FRAME_ACCURACY,
+                 difference=False, kind="reaches")
+    assert claims.PAPER_FRAME_ACCURACY == 0.97 and decide(e).verdict == verdict
 
 
 # ---------------------------------------------------------------------------------------------- the statistics
@@ -171,21 +196,34 @@ def test_a_model_missing_leaves_its_claims_not_shown():
     assert {d.verdict.verdict for d in decided} <= {"not shown", "not tested"}
 
 
-def test_the_guessing_model_is_at_chance_and_at_the_class_split():
-    r = results(weak_seeds=[0.52, 0.47])
-    m = r.metrics["weak"]
-    m["video"]["roc_auc"], m["video_ci"]["roc_auc"] = 0.5, [0.40, 0.58]
-    assert decide(claims.auc_at_chance(r, "weak")).verdict == "holds"
-    r.metrics["strong"]["video_ci"]["roc_auc"] = [0.9, 1.0]
-    assert decide(claims.auc_at_chance(r, "strong")).verdict == "contradicted"
-    r.metrics["strong"]["video_ci"]["roc_auc"] = [0.45, 1.0]
-    assert decide(claims.auc_at_chance(r, "strong")).verdict == "not shown"
-    m["confusion"] = [[10, 0], [20, 0]]  # 20 of 30 FAKE: the majority rate is 2/3
-    m["video"]["accuracy"], m["video_ci"]["accuracy"] = 0.65, [0.55, 0.72]
-    m["seeds"]["runs"] = [{**run, "accuracy": a} for run, a in zip(m["seeds"]["runs"], (0.65, 0.7, 0.6))]
+def test_a_random_scorer_is_at_chance_and_a_perfect_one_is_not():
+    rng = np.random.default_rng(4)
+    n = 200  # 400 videos: enough for the 90 % interval to fit inside 0.5 ± 0.1
+    fam = np.repeat([f"o{i}" for i in range(n)], 2)
+    labels = np.tile([0, 1], n)
+    tables = {"guess": pd.DataFrame({"video": [f"v{i}" for i in range(2 * n)], "family": fam, "label": labels,
+                                     "prob": rng.random(2 * n), "split": "test"}),
+              "perfect": pd.DataFrame({"video": [f"v{i}" for i in range(2 * n)], "family": fam, "label": labels,
+                                       "prob": labels * 0.5 + rng.random(2 * n) * 0.4, "split": "test"})}
+    for t in tables.values():
+        t["decision"] = t.prob
+    r = Results({k: metrics(t) for k, t in tables.items()}, tables, n_boot=300)
+    guess = claims.auc_at_chance(r, "guess")
+    assert guess.tost[0] > 0.4 and guess.tost[1] < 0.6 and guess.tost[1] - guess.tost[0] < guess.high - guess.low
+    assert decide(guess).verdict == "holds" and "BCa" in guess.method and "TOST" in guess.method
+    perfect = decide(claims.auc_at_chance(r, "perfect"))
+    assert perfect.verdict == "contradicted"
+
+
+def test_a_model_that_calls_every_video_fake_sits_at_the_class_split():
+    table = videos(np.linspace(0.6, 0.9, N_FAMILIES), np.linspace(0.6, 0.9, N_FAMILIES))
+    table = pd.concat([table, table[table.label == 1].assign(video=lambda t: "g" + t.video)], ignore_index=True)
+    m = metrics(table)  # 60 FAKE, 30 REAL: every video called FAKE, accuracy = the majority rate on every draw
+    m["confusion"] = [[0, 30], [0, 60]]
     assert claims.majority_rate(m) == pytest.approx(2 / 3)
-    e = claims.accuracy_over_majority(r, "weak")
-    assert e.effect == pytest.approx(0.65 - 2 / 3) and e.high == pytest.approx(0.72 - 2 / 3)
+    r = Results({"fake": m}, {"fake": table}, n_boot=200)
+    e = claims.accuracy_over_majority(r, "fake")
+    assert (e.effect, e.low, e.high, e.tost) == (0.0, 0.0, 0.0, (0.0, 0.0))
     assert decide(e).verdict == "holds"
 
 
@@ -217,6 +255,17 @@ def test_flow_adds_frame_auc_when_the_two_stream_frames_rank_better():
     assert e.effect > 0.4 and e.low > 0
     assert decide(e).verdict == "holds"
     assert decide(claims.frame_auc(r, "half")).verdict == "not shown"  # frame AUC 0.5 on the nose
+    assert e.method.startswith("paired cluster bootstrap BCa")
+
+
+def test_the_baseline_detects_frames_when_its_frame_accuracy_reaches_the_papers():
+    r = results()
+    r.frames["baseline"] = frames_for(r.videos["strong"], 4)  # every frame right: 1.0 reaches 0.97
+    assert decide(claims.frame_accuracy(r, "baseline")).verdict == "holds"
+    r.frames["baseline"] = frames_for(r.videos["strong"], 3)  # 0.75 on every draw: wholly below 0.97
+    e = claims.frame_accuracy(r, "baseline")
+    assert e.effect == pytest.approx(0.75) and e.kind == "reaches"
+    assert (decide(e).verdict, decide(e).seeds_text) == ("contradicted", "1/1")
 
 
 # ------------------------------------------------------------------------------------------ from files on disk
@@ -261,6 +310,24 @@ def test_the_chapter_tables_from_a_study_on_disk(tmp_path, seeds):
     assert (seeds_shown.seeds == seeds).all() and "±" in seeds_shown.iloc[0, 2]
     assert values["seeds_text"] == ("1 seed" if seeds == 1 else f"{seeds} seeds")
     assert "why" in claims.verdict_table(decided, why=True)
+    shown = table[table.verdict != "not tested"]
+    assert shown["interval method"].str.contains("BCa").all()  # every interval names its method
+    assert {"decided by", "detectable effect (80% power)"} <= set(table.columns)
+    for c in claims.CLAIMS:
+        assert {f"{c.id}_method", f"{c.id}_detectable", f"{c.id}_data", f"{c.id}_cites"} <= set(values)
+
+
+def test_every_claim_says_on_which_data_it_was_decided_and_cites_the_chapters_bearing_on_it():
+    table = claims.data_table(claims.CLAIMS)
+    assert table.notna().all().all() and (table["decided on"].str.len() > 0).all()
+    by_id = {c.id: c for c in claims.CLAIMS}
+    for temporal in ("flow_carries_temporal_signal", "two_stream_frame_beats_baseline", "whole_video_beats_per_frame",
+                     "cnn3d_at_prior_auc"):
+        assert "12" in by_id[temporal].cites, temporal
+    assert "09" in by_id["two_stream_video_beats_cnn3d"].cites
+    flow = table.loc["optical flow adds signal within each frame", "also bearing on it"]
+    assert "chapter 12 (12_spatial_temporal)" in flow
+    assert all(c.can and c.cannot for c in claims.CLAIMS)
 
 
 def test_every_claim_is_stated_with_its_place_test_and_dfdc_condition():

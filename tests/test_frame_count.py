@@ -58,16 +58,36 @@ def test_a_row_holds_the_auc_and_an_interval_around_it():
     row = auc_row("baseline", 32, 30, 1.0, videos, n_boot=200, seed=0)
     assert row["model"] == "baseline" and row["frames"] == 32 and row["frames_used"] == 30 and row["videos"] == 40
     assert row["low"] <= row["roc_auc"] <= row["high"] and 0.5 < row["roc_auc"] < 1
+    assert row["method"] == "cluster bootstrap BCa over original families (200 draws)"
     perfect = auc_row("baseline", 4, 4, 9.67, _videos([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]), n_boot=50, seed=0)
-    assert perfect["roc_auc"] == 1.0
+    assert perfect["roc_auc"] == 1.0 and "too few families" in perfect["method"]  # 4 families: the named stand-in
+
+
+def test_a_count_is_compared_with_16_frames_paired_on_the_same_videos():
+    rng = np.random.default_rng(1)
+    labels = np.tile([0, 1, 1], 40)
+    families = list(np.repeat([f"o{i}" for i in range(40)], 3))
+    probs = labels * 0.5 + rng.random(120)
+    ref = _videos(labels, probs, families).assign(video=[f"v{i}" for i in range(120)])
+    same = frame_count.paired_to_reference(ref.copy(), ref, n_boot=200, seed=0)
+    assert (same["difference"], same["diff_low"], same["diff_high"]) == (0.0, 0.0, 0.0) and same["equivalent"]
+    worse = frame_count.paired_to_reference(ref.assign(prob=probs - 0.6 * labels), ref, n_boot=200, seed=0)
+    assert worse["diff_high"] < 0 and not worse["equivalent"] and worse["detectable"] > 0
+    with pytest.raises(ValueError, match="other test videos"):
+        frame_count.paired_to_reference(ref.assign(video="x" + ref.video), ref, n_boot=20, seed=0)
 
 
 def _made_up() -> pd.DataFrame:
     rows = []
     for model, aucs in {"two_stream_frame": (0.80, 0.88, 0.90, 0.91), "baseline": (0.70, 0.85, 0.93, 0.94)}.items():
         for count, auc in zip((32, 4, 16, 8), (aucs[3], aucs[0], aucs[2], aucs[1])):  # out of order on purpose
-            rows.append({"model": model, "frames": count, "frames_used": min(count, 30), "step": 1.0, "videos": 95,
-                         "roc_auc": auc, "low": auc - 0.06, "high": min(auc + 0.04, 1.0)})
+            row = {"model": model, "frames": count, "frames_used": min(count, 30), "step": 1.0, "videos": 95,
+                   "roc_auc": auc, "low": auc - 0.06, "high": min(auc + 0.04, 1.0), "method": "BCa"}
+            if count != 16:  # paired with 16 frames: the difference -+ 0.03 (95 %), -+ 0.025 (90 %)
+                d = round(auc - aucs[2], 3)
+                row.update(difference=d, diff_low=d - 0.03, diff_high=d + 0.03, detectable=0.04,
+                           equivalent=abs(d) + 0.025 < frame_count.MARGIN, eq_low=d - 0.025, eq_high=d + 0.025)
+            rows.append(row)
     return auc_table(rows)
 
 
@@ -78,22 +98,35 @@ def test_the_table_keeps_the_models_order_and_sorts_the_counts():
     assert list(table.frames) == [4, 8, 16, 32] * 2
     shown = frame_count.shown(table)
     assert shown.loc[("baseline", 16), "test video AUC [95 % CI]"] == "0.930 [0.870, 0.970]"
+    assert shown.loc[("baseline", 4), "− 16 frames, paired [95 % CI]"] == "-0.230 [-0.260, -0.200]"
+    assert shown.loc[("baseline", 32), "within ±0.05 (TOST, 90 % CI)"] == "yes [-0.015, +0.035]"
+    assert shown.loc[("baseline", 16), "− 16 frames, paired [95 % CI]"] == "–"
+    assert (shown["interval method"] == "BCa").all()
 
 
-def test_the_reading_is_computed_from_the_table():
+def test_the_reading_is_paired_and_says_no_change_only_by_the_equivalence_test():
     text = reading(_made_up())
     two_stream, baseline = text.split("\n\n")
     assert two_stream.startswith("**two_stream_frame**: test video AUC 0.800 at 4, 0.880 at 8, 0.900 at 16, "
-                                 "0.910 at 32 (30 used) frames")
-    assert "4 frames fall outside the 16-frame interval [0.840, 0.940] (largest move 0.100)" in two_stream
-    assert "4, 8 frames fall outside the 16-frame interval [0.870, 0.970] (largest move 0.230)" in baseline
-    close = _made_up().assign(roc_auc=lambda t: t.high - 0.04, low=lambda t: t.low - 0.5)
-    assert "every other count stays within the 16-frame interval" in reading(close)
+                                 "0.910 at 32 (30 used) frames; paired with 16 frames on the same videos: ")
+    assert "4 frames lower it (-0.100 [-0.130, -0.070])" in two_stream
+    assert "8 frames do not change it (within ±0.05: 90 % [-0.045, +0.005])" in two_stream
+    assert "4 frames lower it" in baseline and "8 frames lower it (-0.080 [-0.110, -0.050])" in baseline
+    unclear = _made_up().assign(diff_low=lambda t: t.difference - 0.2, diff_high=lambda t: t.difference + 0.2,
+                                equivalent=lambda t: t.equivalent.where(t.difference.isna(), False))
+    assert "no change shown either way" in reading(unclear) and "detectable 0.040" in reading(unclear)
+    close = _made_up().assign(difference=lambda t: t.difference * 0, diff_low=lambda t: t.difference * 0 - 0.01,
+                              diff_high=lambda t: t.difference * 0 + 0.01,
+                              equivalent=lambda t: t.equivalent.where(t.difference.isna(), True),
+                              eq_low=-0.01, eq_high=0.01)
+    assert "every other count is within ±0.05 of 16 frames, so with these test videos the count does not change" \
+        in reading(close)
 
 
 def test_the_reading_without_the_reference_count_lists_the_aucs_only():
     table = _made_up()
-    assert reading(table[table.frames != 16]).startswith("**two_stream_frame**: test video AUC 0.800 at 4, 0.880 at 8")
+    table = table[table.frames != 16].assign(difference=float("nan"))
+    assert reading(table).startswith("**two_stream_frame**: test video AUC 0.800 at 4, 0.880 at 8")
 
 
 def test_the_metrics_hold_every_model_and_count(tmp_path):
@@ -103,7 +136,10 @@ def test_the_metrics_hold_every_model_and_count(tmp_path):
     kept = json.loads(path.read_text())
     assert set(kept) == {"two_stream_frame", "baseline"} and set(kept["baseline"]) == {"4", "8", "16", "32"}
     assert kept["baseline"]["32"] == {"roc_auc": 0.94, "roc_auc_ci": pytest.approx([0.88, 0.98]), "frames_used": 30,
-                                      "videos": 95}
+                                      "videos": 95, "method": "BCa",
+                                      "difference_to_16": pytest.approx([0.01, -0.02, 0.04]),
+                                      "equivalent_to_16": True}
+    assert "difference_to_16" not in kept["baseline"]["16"]
 
 
 def test_the_figure_draws_one_line_per_model():

@@ -23,6 +23,10 @@ runs only the layers after the trunk. The counts run largest first: a smaller co
 frames that are the same pixels as some of the largest's (a full-frame view of the same
 source frame: on the demo's 30-frame clips, every count) take their features from it, so
 the trunk runs once per video frame, not once per count.
+
+Every count is compared with 16 on the *same* test videos (paired cluster-bootstrap BCa),
+and "does not change" needs the paired TOST within ± :data:`MARGIN`, fixed before any count
+was scored: two unpaired intervals that overlap show neither.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dfd_utils import stats
 from dfd_utils.config import StudyConfig
 from dfd_utils.datasets import load_split
-from dfd_utils.evaluate import binary_metrics, bootstrap_ci, score_table
+from dfd_utils.evaluate import roc_auc_interval, score_table
 from dfd_utils.features import FeatureCache, features_fit
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.frame_store import FrameConfig, video_stem
@@ -55,7 +60,9 @@ from dfd_utils.video import sample_indices
 log = logging.getLogger(__name__)
 
 REFERENCE = 16  # the paper's count, the one the checkpoints were trained on
-COLUMNS = ["model", "frames", "frames_used", "step", "videos", "roc_auc", "low", "high"]
+MARGIN = 0.05  # fixed in advance: a count "does not change" the AUC when the paired difference lies within ± this
+PAIRED = ["difference", "diff_low", "diff_high", "detectable", "equivalent", "eq_low", "eq_high"]  # against 16
+COLUMNS = ["model", "frames", "frames_used", "step", "videos", "roc_auc", "low", "high", "method", *PAIRED]
 
 
 def frames_used(count: int, shortest: int) -> int:
@@ -76,51 +83,83 @@ def mean_step(indices: list[int]) -> float:
 
 
 def auc_row(model: str, count: int, used: int, step: float, videos: pd.DataFrame, n_boot: int, seed: int) -> dict:
-    """One row of the table: the test video AUC (the mean of frame probabilities) and its family-bootstrap interval."""
-    auc = binary_metrics(videos.label, videos.prob)["roc_auc"]
-    low, high = bootstrap_ci(videos.label, videos.prob, videos.family, n_boot=n_boot, seed=seed)["roc_auc"]
+    """One row of the table: the test video AUC (the mean of frame probabilities) and its interval (cluster BCa over
+    families; a named Wilson stand-in below ``stats.MIN_FAMILIES`` families), with the interval's method."""
+    iv = roc_auc_interval(videos.label, videos.prob, videos.family, n_boot=n_boot, seed=seed)
     return {"model": model, "frames": count, "frames_used": used, "step": round(step, 2), "videos": len(videos),
-            "roc_auc": auc, "low": low, "high": high}
+            "roc_auc": iv.point, "low": iv.low, "high": iv.high, "method": iv.method}
+
+
+def paired_to_reference(videos: pd.DataFrame, reference: pd.DataFrame, n_boot: int, seed: int,
+                        margin: float = MARGIN) -> dict:
+    """One count against the reference count on the same test videos (``video``, ``family``, ``label``, ``prob``):
+    the AUC difference with its paired 95 % interval, the smallest difference detectable (80 % power), and the
+    paired TOST within ± ``margin`` with its 90 % interval."""
+    both = videos[["video", "family", "label", "prob"]].merge(reference[["video", "prob"]], on="video",
+                                                              suffixes=("", "_ref"))
+    if len(both) != len(videos):
+        raise ValueError("a count was scored on other test videos than the reference count")
+    iv = stats.paired_auc_difference(both.label, both.prob, both.prob_ref, both.family, n_boot, seed)
+    same, tost = stats.paired_equivalence(both.label, both.prob, both.prob_ref, both.family, margin, 0.05, n_boot,
+                                          seed)
+    return {"difference": iv.point, "diff_low": iv.low, "diff_high": iv.high,
+            "detectable": stats.detectable_effect(iv), "equivalent": bool(same), "eq_low": tost.low,
+            "eq_high": tost.high}
 
 
 def auc_table(rows: list[dict]) -> pd.DataFrame:
-    """The rows in order (model as listed, then frames), one per model and count."""
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    """The rows in order (model as listed, then frames), one per model and count; paired columns NaN where absent
+    (the reference count itself)."""
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     order = {m: i for i, m in enumerate(dict.fromkeys(table.model))}
     return table.sort_values(["model", "frames"], key=lambda c: c.map(order) if c.name == "model" else c,
                              ignore_index=True)
 
 
-def shown(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as the chapter shows it: AUC with its interval in one column."""
+def shown(table: pd.DataFrame, reference: int = REFERENCE) -> pd.DataFrame:
+    """The table as the chapter shows it: AUC with its interval, the paired difference to the reference count,
+    the paired TOST's 90 % interval and decision, and the method of the intervals."""
     out = table[["model", "frames", "frames_used", "step", "videos"]].copy()
     out["test video AUC [95 % CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
                                        for a, lo, hi in zip(table.roc_auc, table.low, table.high)]
+    out[f"− {reference} frames, paired [95 % CI]"] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" if np.isfinite(d) else "–"
+                                                      for d, lo, hi in zip(table.difference, table.diff_low,
+                                                                           table.diff_high)]
+    out[f"within ±{MARGIN} (TOST, 90 % CI)"] = [
+        "–" if not np.isfinite(lo) else f"{'yes' if eq else 'no'} [{lo:+.3f}, {hi:+.3f}]"
+        for eq, lo, hi in zip(table.equivalent, table.eq_low.astype(float), table.eq_high.astype(float))]
+    out["interval method"] = table.method
     return out.set_index(["model", "frames"])
 
 
+def _against(r) -> str:
+    """One count's paired verdict against the reference, in words."""
+    paired = f"{r.difference:+.3f} [{r.diff_low:+.3f}, {r.diff_high:+.3f}]"
+    if r.diff_low > 0 or r.diff_high < 0:
+        return f"{r.frames} frames {'raise' if r.diff_low > 0 else 'lower'} it ({paired})"
+    if r.equivalent:
+        return f"{r.frames} frames do not change it (within ±{MARGIN}: 90 % [{r.eq_low:+.3f}, {r.eq_high:+.3f}])"
+    return f"{r.frames} frames: no change shown either way ({paired}; detectable {r.detectable:.3f})"
+
+
 def reading(table: pd.DataFrame, reference: int = REFERENCE) -> str:
-    """One sentence per model, computed from ``table``: its AUC from fewest to most frames, and whether any count
-    leaves the interval of the reference count (the paper's 16)."""
+    """One sentence per model, computed from ``table``: its AUC from fewest to most frames, and each count against
+    the reference count (the paper's 16), paired over the same videos: raised, lowered, the same within ±
+    :data:`MARGIN` (paired TOST, the margin fixed in advance), or not shown with the smallest detectable change."""
     sentences = []
     for model, rows in table.groupby("model", sort=False):
         rows = rows.sort_values("frames")
         path = ", ".join(f"{r.roc_auc:.3f} at {r.frames}" + (f" ({r.frames_used} used)" if r.frames_used != r.frames
                                                              else "") for r in rows.itertuples())
-        ref = rows[rows.frames == reference]
-        if ref.empty:
+        others = rows[(rows.frames != reference) & rows.difference.notna()]
+        if others.empty:
             sentences.append(f"**{model}**: test video AUC {path} frames.")
             continue
-        ref = ref.iloc[0]
-        others = rows[rows.frames != reference]
-        outside = others[(others.roc_auc < ref.low) | (others.roc_auc > ref.high)]
-        move = (others.roc_auc - ref.roc_auc).abs().max() if len(others) else 0.0
-        verdict = (f"every other count stays within the {reference}-frame interval "
-                   f"[{ref.low:.3f}, {ref.high:.3f}] (largest move {move:.3f}): with these test videos the "
-                   f"count does not measurably change it" if outside.empty else
-                   f"{', '.join(str(f) for f in outside.frames)} frames fall outside the {reference}-frame interval "
-                   f"[{ref.low:.3f}, {ref.high:.3f}] (largest move {move:.3f})")
-        sentences.append(f"**{model}**: test video AUC {path} frames; {verdict}.")
+        lead = (f"every other count is within ±{MARGIN} of {reference} frames, so with these test videos the count "
+                f"does not change it" if others.equivalent.astype(bool).all() else
+                f"paired with {reference} frames on the same videos")
+        sentences.append(f"**{model}**: test video AUC {path} frames; {lead}: "
+                         f"{'; '.join(_against(r) for r in others.itertuples())}.")
     return "\n\n".join(sentences)
 
 
@@ -164,7 +203,7 @@ def frames_per_video(study: StudyConfig, root: str | Path = ".") -> pd.DataFrame
     base = next(iter(frames.values()))
     wants_flow = any(model.uses_flow for model, _ in loaded.values())
     flow = study.flow if wants_flow else None
-    rows, largest = [], {}
+    rows, largest, scored = [], {}, {}
     with writing(out):
         for count in sorted(cfg.counts, reverse=True):  # the largest first: its features may serve the others
             used = frames_used(count, shortest)
@@ -184,7 +223,13 @@ def frames_per_video(study: StudyConfig, root: str | Path = ".") -> pd.DataFrame
                 videos = score_table("test", data.videos, data.families, data.labels.numpy(), probs, used,
                                      study.evaluate.topk)
                 rows.append(auc_row(name, count, used, step, videos, study.evaluate.bootstrap, study.seed))
+                scored[name, count] = videos
                 log.info("%s at %d frames: AUC %.3f", name, count, rows[-1]["roc_auc"])
+        for row in rows:  # every count against 16 on the same videos
+            ref = scored.get((row["model"], REFERENCE))
+            if ref is not None and row["frames"] != REFERENCE:
+                row.update(paired_to_reference(scored[row["model"], row["frames"]], ref, study.evaluate.bootstrap,
+                                               study.seed))
         table = auc_table(rows)
         table.to_csv(out / "table.csv", index=False)
     write_metrics(paths, table)
@@ -216,12 +261,20 @@ def featured(model, data, indices: list[list[int]], larger, store: Path):
 
 
 def write_metrics(paths: Paths, table: pd.DataFrame) -> Path:
-    """``metrics/frames_per_video.json``: per model, per requested count, the AUC, its interval and frames used."""
-    metrics = {m: {str(r.frames): {"roc_auc": r.roc_auc, "roc_auc_ci": [r.low, r.high], "frames_used": r.frames_used,
-                                   "videos": r.videos} for r in rows.itertuples()}
-               for m, rows in table.groupby("model", sort=False)}
+    """``metrics/frames_per_video.json``: per model, per requested count, the AUC, its interval and its method,
+    frames used, and against 16 frames (other counts) the paired difference and the TOST's decision."""
+    def record(r) -> dict:
+        out = {"roc_auc": r.roc_auc, "roc_auc_ci": [r.low, r.high], "frames_used": r.frames_used,
+               "videos": r.videos, "method": r.method}
+        if pd.notna(r.difference):
+            out[f"difference_to_{REFERENCE}"] = [float(x) if np.isfinite(x) else None  # no interval: null
+                                                 for x in (r.difference, r.diff_low, r.diff_high)]
+            out[f"equivalent_to_{REFERENCE}"] = bool(r.equivalent)
+        return out
+
     path = paths.metrics / "frames_per_video.json"
-    write_json_atomic(path, metrics)
+    write_json_atomic(path, {m: {str(r.frames): record(r) for r in rows.itertuples()}
+                             for m, rows in table.groupby("model", sort=False)})
     return path
 
 
@@ -234,7 +287,8 @@ def figure(table: pd.DataFrame, ax=None):
     models = list(dict.fromkeys(table.model))
     for i, (model, rows) in enumerate(table.groupby("model", sort=False)):
         x = rows.frames_used.to_numpy() * (1 + 0.03 * (i - (len(models) - 1) / 2))  # side by side, not on top
-        ax.errorbar(x, rows.roc_auc, yerr=[rows.roc_auc - rows.low, rows.high - rows.roc_auc], marker="o",
+        err = np.clip([rows.roc_auc - rows.low, rows.high - rows.roc_auc], 0, None)  # BCa may not hold the point
+        ax.errorbar(x, rows.roc_auc, yerr=err, marker="o",
                     capsize=3, label=model)
     ticks = dict(zip(table.frames_used, table.frames))  # used -> requested
     ax.set_xscale("log", base=2)
