@@ -20,7 +20,8 @@ def gradcam(model: Detector, frames: torch.Tensor, flows: torch.Tensor | None = 
     for frame models, ``(T, 3, H, W)`` for video models. Returns ``(H, W)`` or ``(T, H, W)``.
     """
     model.eval()
-    layer = model.cnn[-1]  # the trunk's last block (ResNet layer4, EfficientNet-Lite head) or its 3D copy
+    trunk = model.tail if len(getattr(model, "tail", ())) else model.cnn  # the 3D CNN's trained tail, if any
+    layer = trunk[-1]  # the trunk's last block (ResNet layer4, EfficientNet-Lite head) or its 3D copy
     store = {}
     handle_f = layer.register_forward_hook(lambda m, i, o: store.__setitem__("act", o))
     handle_b = layer.register_full_backward_hook(lambda m, gi, go: store.__setitem__("grad", go[0]))

@@ -67,6 +67,8 @@ class ModelSettings:
     hidden: int = 128  # width of the added linear layers (the paper's tables: 128)
     dropout: float = 0.5
     flow_pool: int = 1  # two-stream models: the flow stream reads flow averaged over NxN blocks (1: the paper)
+    train_blocks: int = 0  # the 3D CNN: its inflated trunk's last N blocks train even when the trunk is frozen
+    train_blocks_grid: tuple[int, ...] = ()  # the 3D CNN: chapter 07 compares these train_blocks on validation
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -74,6 +76,10 @@ class ModelSettings:
         check_range("hidden", self.hidden, 1, kind=int)
         check_range("dropout", self.dropout, 0, 1, high_open=True)
         check_range("flow_pool", self.flow_pool, 1, 8, kind=int)
+        check_range("train_blocks", self.train_blocks, 0, 8, kind=int)
+        object.__setattr__(self, "train_blocks_grid", tuple(self.train_blocks_grid))
+        for blocks in self.train_blocks_grid:
+            check_range("train_blocks_grid", blocks, 0, 8, kind=int)
 
 
 @dataclass(frozen=True)

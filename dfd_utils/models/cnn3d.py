@@ -139,10 +139,30 @@ def inflate(module: nn.Module, strided: tuple[str, ...] = ("0", "3")) -> nn.Modu
     return module
 
 
+def blocks(trunk3d: nn.Sequential) -> list[nn.Module]:
+    """The inflated trunk as a list of its blocks, in order: each stage's residual (or MBConv) blocks one by one.
+
+    A ResNet trunk is ``conv1, bn1, relu, maxpool, layer1 .. layer4``: each ``layerN`` gives its bottlenecks; an
+    EfficientNet-Lite trunk is ``stem, blocks, head``: ``blocks`` gives its 16 MBConv blocks.
+    """
+    units: list[nn.Module] = []
+    for child in trunk3d.children():  # a stage is a Sequential of blocks, each with layers of its own
+        stage = isinstance(child, nn.Sequential) and all(len(list(c.children())) > 1 for c in child.children())
+        units.extend(child.children() if stage else [child])
+    return units
+
+
 class Cnn3d(Detector):
     """Table 6: (16, 224, 224, 3) -> inflated ResNet50 -> (4, 7, 7, 2048) -> GAP 2048 -> 1 logit.
 
     With ``backbone="efficientnet_lite0"``: inflated EfficientNet-Lite0 -> (4, 7, 7, 1280) -> GAP 1280.
+
+    ``train_blocks``: the inflated trunk's last N blocks (:func:`blocks`) are ``tail``, which trains even
+    when the trunk is frozen (``train.trunk: frozen`` freezes ``cnn`` only). Frozen whole, the 3D CNN
+    trains a head on time-averaged ImageNet kernels pooled over time: it cannot learn a temporal
+    filter. Its last blocks' 3D kernels (3 frames for each 3x3 or 5x5 kernel) can: they start as the
+    time-average of the 2D kernel and learn to weigh the frames differently, at a cost a CPU affords (on the
+    demo's 112x112 clips they run at 4x4x4). 0 keeps today's model exactly (``tail`` empty).
     """
 
     table = "Table 6"
@@ -151,20 +171,33 @@ class Cnn3d(Detector):
     level = "video"
 
     def __init__(self, backbone: str = "resnet50", weights=None, weights_fallback: bool = False,
-                 hidden: int = 128, dropout: float = 0.5):
+                 hidden: int = 128, dropout: float = 0.5, train_blocks: int = 0):
         nn.Module.__init__(self)  # no 2D trunk: it is inflated instead
         base = build_backbone(backbone, weights, weights_fallback)
         self.normalize = Normalize(*normalization(backbone))
-        self.cnn = inflate(trunk(base), time_strided(base))  # (B, 3, T, S, S) -> (B, C, T/4, S/32, S/32)
+        cnn = inflate(trunk(base), time_strided(base))  # (B, 3, T, S, S) -> (B, C, T/4, S/32, S/32)
+        if train_blocks:
+            units = blocks(cnn)
+            if not 0 < train_blocks < len(units):
+                raise ValueError(f"train_blocks must be between 0 and {len(units) - 1} for {backbone}, "
+                                 f"got {train_blocks}")
+            cnn = nn.Sequential(*units[:-train_blocks])
+        self.cnn = cnn  # frozen with train.trunk: frozen
+        self.tail = nn.Sequential(*units[-train_blocks:]) if train_blocks else nn.Sequential()  # always trains
         self.cnn_channels = trunk_channels(base)
         self.head = classifier(self.cnn_channels, hidden, dropout)
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         x = self.normalize(frames).transpose(1, 2)  # (B, T, 3, S, S) -> (B, 3, T, S, S)
-        return self.cnn(x)  # (B, 2048, 4, 7, 7); 1280 channels for EfficientNet-Lite0
+        return self.tail(self.cnn(x))  # (B, 2048, 4, 7, 7); 1280 channels for EfficientNet-Lite0
 
     def pooled(self, frames: torch.Tensor) -> torch.Tensor:
-        return global_pool(self.features(frames))  # (B, T, 3, S, S) -> (B, 2048): one vector per clip
+        """What the frozen part gives: ``(B, C)`` pooled when nothing trains after it, else its activations
+        ``(B, C', T', h, w)`` for ``tail``."""
+        x = self.cnn(self.normalize(frames).transpose(1, 2))
+        return x if len(self.tail) else global_pool(x)  # (B, T, 3, S, S) -> (B, 2048): one vector per clip
 
     def classify(self, features: torch.Tensor, flows: torch.Tensor | None = None) -> torch.Tensor:
+        if len(self.tail):
+            features = global_pool(self.tail(features))  # (B, C', T', h, w) -> (B, C)
         return self.head(features).squeeze(1)  # (B, 2048) -> (B,)

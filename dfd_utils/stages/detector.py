@@ -50,7 +50,11 @@ class Result:
 def model_config(name: str, settings: ModelSettings, frames: FrameConfig) -> dict:
     """The keyword arguments that build model ``name``: the shared settings and the input size it needs."""
     cfg = asdict(settings)
-    flow_pool = cfg.pop("flow_pool")
+    flow_pool, train_blocks, grid = cfg.pop("flow_pool"), cfg.pop("train_blocks"), cfg.pop("train_blocks_grid")
+    if (train_blocks or grid) and name != "cnn3d":
+        raise ValueError(f"train_blocks applies to the 3D CNN only (set models.cnn3d.train_blocks), not to {name}")
+    if name == "cnn3d":
+        cfg["train_blocks"] = train_blocks
     if name in ("two_stream_frame", "two_stream_video"):
         cfg.update(height=frames.height, width=frames.width, flow_pool=flow_pool)
     if name == "two_stream_video":
@@ -155,7 +159,7 @@ def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitDat
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
                    runs: str | Path | None = None, models: dict | None = None,
-                   feature_store: str | Path | None = None) -> Result:
+                   feature_store: str | Path | None = None, extra_metrics: dict | None = None) -> Result:
     """Train ``name`` on the train split, choose thresholds on val, report on test.
 
     ``train``, ``frames``, ``evaluate``: sections of ``params.yaml`` (checked: an
@@ -164,7 +168,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     (default ``root``'s ``artifacts/runs``); a caller whose results are a cached DVC
     output keeps it elsewhere, since optimiser states are large and worth nothing
     once training ends. ``feature_store``: where a frozen trunk's features are kept between
-    stages (default ``root``'s ``artifacts/features``).
+    stages (default ``root``'s ``artifacts/features``). ``extra_metrics``: kept beside the metrics (chapter 07's
+    comparison of how much of the 3D CNN trains).
 
     ``train.seeds`` runs (seeds ``seed``, ``seed + 1``, ...) train on the same data;
     the first is the model the chapter shows, saves and explains, the others add
@@ -194,7 +199,8 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     videos, frames_df = score_splits(model, scored, eval_cfg.topk)
     metrics = {"model": name, "table": model.table, "best_epoch": fitted["best_epoch"],
                "epochs_run": len(fitted["history"]), **videos_used(data, data_info),
-               **detector_metrics(videos, frames_df, eval_cfg.threshold_grid, eval_cfg.bootstrap, seed)}
+               **detector_metrics(videos, frames_df, eval_cfg.threshold_grid, eval_cfg.bootstrap, seed),
+               **(extra_metrics or {})}
     runs_by_seed = [seed_record(seed, metrics, fitted)]
     for other in range(seed + 1, seed + cfg.seeds):
         m, f, d = train_seed(name, mcfg, replace(cfg, seed=other), data, runs_root / f"seed{other}", features)
@@ -222,9 +228,10 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     return Result(name, model, fitted["history"], metrics, videos, frames_df, data)
 
 
-def train_detector(name: str, study: StudyConfig, root: str | Path = ".", live: bool = True) -> Result:
+def train_detector(name: str, study: StudyConfig, root: str | Path = ".", live: bool = True,
+                   extra_metrics: dict | None = None) -> Result:
     """Notebooks 04-07: :func:`run_experiment` with the study's sections (``params.yaml`` or a profile)."""
     return run_experiment(name, study.train, asdict(study.frames), asdict(study.evaluate), root=root, seed=study.seed,
                           device=study.device, data_info={"source": study.data.source,
                                                           "num_videos": study.data.num_videos},
-                          live=live, models=study.models)
+                          live=live, models=study.models, extra_metrics=extra_metrics)
