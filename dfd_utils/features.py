@@ -168,15 +168,17 @@ class FeatureCache:
 
     def __init__(self, store: str | Path | None = None):
         self.store = Path(store) if store is not None else None
-        self._by_trunk: dict[str, dict[str, SplitData]] = {}
+        self._by_trunk: dict[tuple, dict[str, SplitData]] = {}
 
     def __call__(self, model: Detector, data: dict[str, SplitData]) -> dict[str, SplitData]:
-        """``data`` with features, for ``model``'s trunk. In memory the result is kept per trunk: one cache serves
-        one set of splits (the seeds of one model), so a second call with other splits needs another cache."""
+        """``data`` with features, for ``model``'s trunk. In memory the result is kept per trunk and per set of
+        splits (their videos, in order): the seeds of one model on one split share it, a seed on its own split
+        (:mod:`dfd_utils.resplit`) gets its own, read from the store."""
         trunk = trunk_digest(model)
-        if trunk not in self._by_trunk:
-            self._by_trunk[trunk] = {split: self._featured(model, d, trunk, split) for split, d in data.items()}
-        return self._by_trunk[trunk]
+        key = (trunk, tuple((split, tuple(d.videos)) for split, d in data.items()))
+        if key not in self._by_trunk:
+            self._by_trunk[key] = {split: self._featured(model, d, trunk, split) for split, d in data.items()}
+        return self._by_trunk[key]
 
     def _featured(self, model: Detector, data: SplitData, trunk: str, split: str) -> SplitData:
         if self.store is None:
@@ -209,8 +211,8 @@ class FeatureCache:
         except Exception as err:  # a truncated or foreign file: never trusted, recomputed
             log.info("features: %s unreadable (%s): computed afresh", path, err)
             return None
-        expected = 1 if three_d else 2
-        if not isinstance(stored, torch.Tensor) or stored.dim() != expected or stored.dtype != torch.float32 or (
+        expected = (1, 4) if three_d else (2,)  # a clip's (C,), or (C', T', h, w) for a 3D CNN's trained tail
+        if not isinstance(stored, torch.Tensor) or stored.dim() not in expected or stored.dtype != torch.float32 or (
                 not three_d and stored.shape[0] != video.shape[0]):
             log.info("features: %s holds %s, not one video's: computed afresh", path,
                      tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__)

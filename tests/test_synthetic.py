@@ -162,3 +162,15 @@ def test_an_ellipse_blended_in_its_bounding_box_equals_the_whole_mask_blend_even
         expected, fast = rgb * (1 - 0.25 * mask), rgb.copy()
         _blend_ellipse(fast, None, cy, cx, ry, rx, soft, darken=0.25)
         assert np.array_equal(fast, expected)
+
+
+def test_rendering_only_the_sampled_frames_gives_the_same_bytes():
+    """Chapter 00 renders only the frames stage 02 samples: each the same bytes as in the whole clip."""
+    from dfd_utils.sources.synthetic import SyntheticConfig, plan_dataset, render_plan
+
+    cfg = SyntheticConfig(height=36, width=64, fps=10.0, duration_s=2.0, num_videos=4, fake_share=0.5, seed=3,
+                          jitter=0.5, flicker=0.5, seam=0.5)
+    for plan in plan_dataset(cfg):
+        whole, _ = render_plan(cfg, plan)
+        some, _ = render_plan(cfg, plan, only=[0, 3, 7, 19])
+        assert np.array_equal(some, whole[[0, 3, 7, 19]])

@@ -247,9 +247,11 @@ def _background(rng: np.random.Generator, height: int, width: int, margin: int) 
 def render_video(
     cfg: SyntheticConfig, identity: Identity, motion: Motion, background_seed: int,
     donor: Identity | None = None, fake_seed: int = 0, head: HeadSchedule | None = None,
+    only: list[int] | None = None,
 ) -> np.ndarray:
     """Render a real video, or its fake: with ``donor`` the overlay, with ``head`` a shaking, flickering head
-    (either or both): ``(T, H, W, 3)`` uint8."""
+    (either or both): ``(T, H, W, 3)`` uint8. ``only``: just these frames (ascending), the same bytes as
+    those of the whole clip (every frame's draws are still made, in order): ``(len(only), H, W, 3)``."""
     height, width, n = cfg.height, cfg.width, cfg.num_frames
     bg_rng = np.random.default_rng(background_seed)
     margin = int(0.2 * height) + 1
@@ -257,10 +259,16 @@ def render_video(
     noise_rng = np.random.default_rng(background_seed + 1)  # sensor noise: same for a fake and its original
     schedule = cfg.schedule(n, np.random.default_rng(fake_seed)) if donor is not None else None
     box = int(0.6 * height) // 2 * 2
-    frames = np.empty((n, height, width, 3), np.uint8)
+    wanted = range(n) if only is None else only
+    slot = {f: i for i, f in enumerate(wanted)}
+    frames = np.empty((len(slot), height, width, 3), np.uint8)
     subject_base = face_base(identity, box)
     donor_base = face_base(donor, box) if donor is not None else None
     for f in range(n):
+        if f not in slot:  # the sensor noise's draws, in order, so later frames get their own
+            noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3))
+            noise_rng.normal(0, 3)
+            continue
         t = f / cfg.fps
         s = motion.state(t)
         ox = int(margin + motion.pan_speed[0] * height / 100 * f) % (2 * margin)
@@ -280,7 +288,7 @@ def render_video(
         frame *= s["light"]
         grain = noise_rng.normal(0, 4, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32)  # sensor noise
         frame += noise_rng.normal(0, 3) + grain.repeat(4, 0).repeat(4, 1)[:height, :width]
-        frames[f] = np.clip(frame, 0, 255).astype(np.uint8)
+        frames[slot[f]] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
 
 
@@ -329,16 +337,18 @@ def clip_stamp(cfg: SyntheticConfig, plan: VideoPlan) -> dict:
     return stamp({}, {"plan": asdict(plan), "render": render}, CODE)
 
 
-def render_plan(cfg: SyntheticConfig, plan: VideoPlan, fake: bool | None = None) -> tuple[np.ndarray, Motion]:
+def render_plan(cfg: SyntheticConfig, plan: VideoPlan, fake: bool | None = None, only: list[int] | None = None
+                ) -> tuple[np.ndarray, Motion]:
     """One planned clip's frames ``(T, H, W, 3)`` uint8 and its subject's motion; ``fake=False`` renders a fake's
-    plan without its overlay and head knobs: its original, the same pixels as the original's own clip."""
+    plan without its overlay and head knobs: its original, the same pixels as the original's own clip.
+    ``only``: just those frames (:func:`render_video`)."""
     person = np.random.default_rng([cfg.seed, 1, plan.subject])
     identity, motion = make_identity(person), make_motion(person)
     fake = plan.label == "FAKE" if fake is None else fake
     donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if fake and cfg.swap else None
     head = cfg.head_schedule(cfg.num_frames, plan.fake_seed) if fake else None
     frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
-                          donor=donor, fake_seed=plan.fake_seed, head=head)
+                          donor=donor, fake_seed=plan.fake_seed, head=head, only=only)
     return frames, motion
 
 

@@ -31,6 +31,7 @@ from dfd_utils.lock import writing
 from dfd_utils.models import MODELS, Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.precision import prepare, resolve_device
+from dfd_utils.resplit import resplit
 from dfd_utils.settings import EvaluateConfig, ModelSettings, TrainConfig
 from dfd_utils.train import fit, log_epoch, predict
 
@@ -125,11 +126,11 @@ def seed_spread(runs: list[dict]) -> dict:
     return spread
 
 
-def seed_record(seed: int, metrics: dict, fitted: dict) -> dict:
-    """One seed's line in ``metrics["seeds"]["runs"]``: its test video metrics, the AUC's interval, and for
-    per-frame models the frame-level AUC and accuracy (the claims about frames are checked per seed too)."""
+def seed_record(seed: int, metrics: dict, fitted: dict, own_split: bool = False) -> dict:
+    """One seed's line in ``metrics["seeds"]["runs"]``: its test video metrics, the AUC's interval, whether it
+    drew its own split, and for per-frame models the frame-level AUC and accuracy (checked per seed too)."""
     record = {"seed": seed, **metrics["video"], "roc_auc_ci": metrics["video_ci"]["roc_auc"],
-              "best_epoch": fitted["best_epoch"]}
+              "best_epoch": fitted["best_epoch"], "own_split": own_split, "test_videos": metrics["test_videos"]}
     if "frame" in metrics:
         record.update(frame_roc_auc=metrics["frame"]["roc_auc"], frame_accuracy=metrics["frame"]["accuracy"])
     return record
@@ -159,7 +160,8 @@ def train_seed(name: str, mcfg: dict, cfg: TrainConfig, data: dict[str, SplitDat
 def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: str | Path = ".", seed: int = 0,
                    device: str = "cpu", data_info: dict | None = None, live: bool = True,
                    runs: str | Path | None = None, models: dict | None = None,
-                   feature_store: str | Path | None = None, extra_metrics: dict | None = None) -> Result:
+                   feature_store: str | Path | None = None, extra_metrics: dict | None = None,
+                   resplit_seeds: bool = False) -> Result:
     """Train ``name`` on the train split, choose thresholds on val, report on test.
 
     ``train``, ``frames``, ``evaluate``: sections of ``params.yaml`` (checked: an
@@ -171,9 +173,10 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     stages (default ``root``'s ``artifacts/features``). ``extra_metrics``: kept beside the metrics (chapter 07's
     comparison of how much of the 3D CNN trains).
 
-    ``train.seeds`` runs (seeds ``seed``, ``seed + 1``, ...) train on the same data;
-    the first is the model the chapter shows, saves and explains, the others add
-    their test metrics and the spread over seeds (:func:`seed_spread`) to the metrics.
+    ``train.seeds`` runs (seeds ``seed``, ``seed + 1``, ...): the first is the model the chapter
+    shows, saves and explains, the others add their test metrics and the spread over seeds
+    (:func:`seed_spread`) to the metrics. They train on the same split, or with ``resplit_seeds``
+    each on its own (:func:`dfd_utils.resplit.resplit`), so the spread covers the split too.
     """
     paths = Paths.at(root)
     runs_root = Path(runs if runs is not None else paths.runs) / name
@@ -203,10 +206,11 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
                **(extra_metrics or {})}
     runs_by_seed = [seed_record(seed, metrics, fitted)]
     for other in range(seed + 1, seed + cfg.seeds):
-        m, f, d = train_seed(name, mcfg, replace(cfg, seed=other), data, runs_root / f"seed{other}", features)
+        split = resplit(data, other) if resplit_seeds else data
+        m, f, d = train_seed(name, mcfg, replace(cfg, seed=other), split, runs_root / f"seed{other}", features)
         v, fr = score_splits(m, d, eval_cfg.topk)
         more = detector_metrics(v, fr, eval_cfg.threshold_grid, eval_cfg.bootstrap, other)
-        runs_by_seed.append(seed_record(other, more, f))
+        runs_by_seed.append(seed_record(other, more, f, own_split=resplit_seeds))
         log.info("%s, seed %d: test AUC %.3f", name, other, more["video"]["roc_auc"])
     metrics["seeds"] = {"runs": runs_by_seed, "spread": seed_spread(runs_by_seed)}
     out = paths.predictions / name
@@ -234,4 +238,5 @@ def train_detector(name: str, study: StudyConfig, root: str | Path = ".", live: 
     return run_experiment(name, study.train, asdict(study.frames), asdict(study.evaluate), root=root, seed=study.seed,
                           device=study.device, data_info={"source": study.data.source,
                                                           "num_videos": study.data.num_videos},
-                          live=live, models=study.models, extra_metrics=extra_metrics)
+                          live=live, models=study.models, extra_metrics=extra_metrics,
+                          resplit_seeds=study.data.source != "faces")  # faces: identity-disjoint by design

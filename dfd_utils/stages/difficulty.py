@@ -62,12 +62,11 @@ def measured_config(study: StudyConfig) -> SyntheticConfig:
 
 
 def model_view(frames: np.ndarray, motion, cfg: SyntheticConfig, view: View) -> tuple[np.ndarray, np.ndarray]:
-    """A rendered clip ``(N, H, W, 3)`` as the models see it -> frames ``(T, h, w, 3)`` and face masks ``(T, h, w)``.
-
-    The face is the disk of the rendered face's width around the subject's centre, at each sampled time.
+    """The sampled frames of a clip ``(T, H, W, 3)`` (:func:`sampled`) as the models see them -> frames
+    ``(T, h, w, 3)`` and face masks ``(T, h, w)``: the disk of the rendered face's width around the subject's centre.
     """
-    indices = sample_indices(len(frames), view.num_frames)
-    small = np.stack([resize(frames[i], view.height, view.width) for i in indices])  # (T, h, w, 3)
+    indices = sampled(cfg, view)
+    small = np.stack([resize(frame, view.height, view.width) for frame in frames])  # (T, h, w, 3)
     box = int(0.6 * cfg.height) // 2 * 2  # the rendered head's box (render_video)
     radius = 0.5 * FACE_WIDTH * box * view.height / cfg.height
     yy, xx = np.mgrid[: view.height, : view.width]
@@ -76,6 +75,11 @@ def model_view(frames: np.ndarray, motion, cfg: SyntheticConfig, view: View) -> 
         s = motion.state(i / cfg.fps)
         masks.append((xx - s["cx"] * view.width) ** 2 + (yy - s["cy"] * view.height) ** 2 <= radius**2)
     return small, np.stack(masks)  # (T, h, w, 3) uint8, (T, h, w) bool
+
+
+def sampled(cfg: SyntheticConfig, view: View) -> list[int]:
+    """The frames stage 02 samples from a clip of ``cfg``: only those are rendered."""
+    return sample_indices(cfg.num_frames, view.num_frames)
 
 
 def flow_fields(frames: np.ndarray, cfg: FlowConfig) -> np.ndarray:
@@ -88,7 +92,7 @@ def measure_clip(cfg: SyntheticConfig, plan: VideoPlan, strengths: tuple[float, 
     cv2.setNumThreads(1)
 
     def render(fake: bool = True, **knobs) -> tuple[np.ndarray, np.ndarray]:
-        frames, motion = render_plan(replace(cfg, **knobs), plan, fake=fake)
+        frames, motion = render_plan(replace(cfg, **knobs), plan, fake=fake, only=sampled(cfg, view))
         return model_view(frames, motion, cfg, view)
 
     original, masks = render(fake=False)  # (T, h, w, 3) uint8, (T, h, w) bool
