@@ -1,13 +1,15 @@
 """The paper check (``make paper-check``): every stage at the paper's shapes on the CPU, and its pieces.
 
 The slow test runs the whole check (about 2-4 minutes on 2 cores) in a temporary folder;
-the fast ones check that its profile says what the paper profile says and that the
-stand-in ImageNet file is what ``weights: imagenet`` loads.
+the fast ones check that its profile says what the paper profile says, that the
+stand-in ImageNet file is what ``weights: imagenet`` loads, and that the check reports
+the split sizes of the resolved ``paper`` profile (the paper: 660 / 82 / 83 of 825).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,19 @@ ALLOWED = {"device", "workers", "data.num_videos", "data.fake_share", "splits.tr
            "train.precision", "train.seeds", "train.epochs", "train.patience", "train.max_batches",
            "evaluate.bootstrap", "models.two_stream_frame.epochs", "models.two_stream_video.epochs"}
 CHECKED = ("data", "frames", "splits", "train", "evaluate", "models", "device", "workers")  # what the check runs
+# The line `make paper-check` prints: the paper profile's own split of its 825 clips.
+SPLIT_LINE = re.compile(r"^paper profile splits of 825 clips \((\d+) FAKE, (\d+) families, 0 across splits\): "
+                        r"train (\d+) / val (\d+) / test (\d+) \(the paper: 660 / 82 / 83\)$", re.MULTILINE)
+
+
+def _paper_split(stdout: str) -> tuple[int, int, int]:
+    """The train / val / test sizes of the paper profile's split line, checked against the paper's within rounding."""
+    found = SPLIT_LINE.findall(stdout)
+    assert len(found) == 1, f"no paper split line in the output:\n{stdout[-2000:]}"
+    fake, families, *sizes = map(int, found[0])
+    assert abs(fake / 825 - 0.6) <= 0.02 and families < 825
+    assert all(abs(n - paper) <= 3 for n, paper in zip(sizes, (660, 82, 83))) and sum(sizes) == 825, sizes
+    return tuple(sizes)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -47,6 +62,14 @@ def test_the_check_profile_is_the_paper_profile_but_for_a_cpu_and_tiny_data():
     assert check["train.trunk"] == "finetune" and check["frames.size_3d"] == 224
     assert (check["frames.height"], check["frames.width"], check["frames.num_frames"]) == (108, 192, 16)
     assert (check["train.batch_frames"], check["train.batch_videos"]) == (16, 4)
+
+
+def test_paper_check_reports_the_paper_profiles_split_sizes():
+    """``--splits`` prints the one line the full check ends with: profiles/paper.yaml's 825 clips split 80/10/10."""
+    run = subprocess.run([sys.executable, "-m", "dfd_utils.paper_check", "--splits"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _paper_split(run.stdout) == (660, 82, 83)  # the study's splitter on the profile's planned families
 
 
 def test_the_stand_in_imagenet_file_is_what_weights_imagenet_loads(tmp_path, monkeypatch):
@@ -81,6 +104,8 @@ def test_paper_check_runs_every_stage_at_the_papers_shapes(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "peak RSS" in run.stdout and "total" in run.stdout
     result = json.loads(report.read_text())
+    sizes = _paper_split(run.stdout)  # the paper profile's split, reported beside the check's own shapes
+    assert sizes == tuple(result["paper_splits"][s] for s in ("train", "val", "test"))
     stages = {s["name"]: s for s in result["stages"]}
     assert list(stages) == ["prepare", "subset", "frames", "flow", *(f"train:{m}" for m in MODEL_NAMES), "evaluate"]
     assert all(s["returncode"] == 0 and s["peak_rss_mib"] > 0 for s in stages.values())
