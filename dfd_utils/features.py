@@ -8,11 +8,12 @@ the linear layers, the LSTM and the flow stream, which still learn from scratch.
 The features are shared by every seed of a model whose trunk starts from the same
 pretrained weights, which is what makes several seeds per model affordable.
 
-What a frozen trunk gives up: the paper fine-tuned its backbones, so their features
+What a frozen trunk gives up: fine-tuned (the paper does not say whether it did), features
 could adapt to deepfake artifacts; frozen, a detector can only combine ImageNet's
 features (and the 3D CNN's inflated kernels stay time averages of ImageNet's 2D
-kernels). ``train.trunk: finetune`` restores the paper's training (the ``paper``
-profile); the book's errata says which the demo uses and why.
+kernels, but for its last blocks: ``models.cnn3d.train_blocks``). ``train.trunk:
+finetune`` trains every weight (the ``paper`` profile); the book's errata says which
+the demo uses and why.
 
 Features are tied to the trunk that made them: a split carries the digest of that
 trunk's weights, and :func:`features_fit` refuses features from another trunk, so

@@ -1,4 +1,4 @@
-"""Leak-free 80/10/10 splits at video level, stratified by label, grouped by family.
+"""80/10/10 splits at video level, stratified by label, grouped by family.
 
 A family is a real video and every fake made from it. Splitting families (not
 videos) keeps a fake out of any split but its source's: otherwise a detector can
