@@ -78,46 +78,99 @@ def test_bad_families_settings_are_refused_by_name(section, message):
         parse(params)
 
 
-def cross(cells: dict[tuple[str, str, str], tuple[float, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"model": m, "trained_on": a, "tested_on": b, "videos": 48, "roc_auc": auc, "low": lo,
-                          "high": hi} for (m, a, b), (auc, lo, hi) in cells.items()])
+PAIRS = 12  # test families: one real and its fake each, the same videos for every model and set
 
 
-def diagonal(model: str, spatial, temporal, both) -> dict:
+def video_scores(kind: str, seed: int) -> pd.DataFrame:
+    """One model's scores on the test videos: ``seen`` (every fake above every real), ``chance`` (every video the
+    same score: AUC 0.5 in every draw), ``inverted`` (every fake below) or ``noise`` (unrelated to the label)."""
+    rng = np.random.default_rng(seed)
+    label = np.tile([0, 1], PAIRS)
+    jitter = rng.uniform(0, 0.05, 2 * PAIRS)
+    prob = {"seen": 0.2 + 0.6 * label + jitter, "inverted": 0.8 - 0.6 * label + jitter,
+            "chance": np.full(2 * PAIRS, 0.5), "noise": rng.uniform(0, 1, 2 * PAIRS)}[kind]
+    return pd.DataFrame({"video": [f"{'fake' if y else 'real'}{i // 2:02}.mp4" for i, y in enumerate(label)],
+                         "family": [f"real{i // 2:02}.mp4" for i in range(2 * PAIRS)], "label": label, "prob": prob})
+
+
+def scored(cells: dict[tuple[str, str, str], str]) -> pd.DataFrame:
+    """Per-video scores of every (model, trained on, tested on), as ``cross_scores`` gives them."""
+    return pd.concat([video_scores(kind, i).assign(model=m, trained_on=a, tested_on=b)[families.SCORE_COLUMNS]
+                      for i, ((m, a, b), kind) in enumerate(cells.items())], ignore_index=True)
+
+
+def diagonal(model: str, spatial: str, temporal: str, both: str) -> dict:
     return {(model, f, f): v for f, v in zip(("spatial", "temporal", "both"), (spatial, temporal, both))}
 
 
-SEEN, CHANCE = (0.9, 0.8, 0.97), (0.55, 0.38, 0.7)
+def read(cells: dict) -> str:
+    scores = scored(cells)
+    return families.reading(families.cross_rows(scores, n_boot=200), scores, n_boot=200)
 
 
-def test_the_premise_holds_when_only_a_temporal_model_sees_temporal_fakes():
-    table = cross({**diagonal("baseline", SEEN, CHANCE, SEEN), **diagonal("two_stream_frame", SEEN, SEEN, SEEN),
-                   **diagonal("cnn3d", CHANCE, CHANCE, CHANCE)})
-    text = families.reading(table)
+def test_the_premise_holds_when_the_baseline_is_shown_at_chance_and_a_temporal_model_beats_it_paired():
+    text = read({**diagonal("baseline", "seen", "chance", "seen"),
+                 **diagonal("two_stream_frame", "seen", "seen", "seen"),
+                 **diagonal("cnn3d", "chance", "chance", "inverted")})
     assert "**baseline** sees spatial, both." in text
     assert "**two_stream_frame** sees spatial, temporal, both." in text
-    assert "**cnn3d** sees none of the families." in text
-    assert "**The premise holds here**" in text and "while two_stream_frame sees them" in text
+    assert "**cnn3d** sees none of the families. It scores below chance on both (interval wholly below 0.5)." in text
+    # both ways against the baseline, paired over the same videos
+    assert "above on temporal +0.5" in text and "below on spatial -0.5" in text
+    assert "**The premise holds here**" in text and "equivalent to 0.5 by TOST" in text
+    assert "0.5 ± 0.1 fixed in advance" in text and "while two_stream_frame beats it" in text
+    assert "Paired against it (AUC difference, 95 %): above: two_stream_frame +0.500 [+0.50, +0.50]" in text
+    assert "; below: cnn3d" not in text  # cnn3d is at chance on temporal, as the baseline: neither above nor below
 
 
-def test_the_premise_is_contradicted_when_the_baseline_sees_temporal_fakes_and_unshown_when_no_one_does():
-    seen = cross({**diagonal("baseline", SEEN, SEEN, SEEN), **diagonal("cnn_rnn", SEEN, SEEN, SEEN)})
-    assert "**The premise is contradicted here**" in families.reading(seen)
-    blind = cross({**diagonal("baseline", SEEN, CHANCE, SEEN), **diagonal("cnn_rnn", SEEN, CHANCE, SEEN)})
-    assert "**The premise is not shown here**" in families.reading(blind)
+def test_the_premise_is_contradicted_unshown_or_undecided_from_equivalence_not_from_an_interval_holding_half():
+    assert "**The premise is contradicted here**" in read({**diagonal("baseline", "seen", "seen", "seen"),
+                                                          **diagonal("cnn_rnn", "seen", "seen", "seen")})
+    blind = read({**diagonal("baseline", "seen", "chance", "seen"), **diagonal("cnn_rnn", "seen", "chance", "seen")})
+    assert "**The premise is not shown here**" in blind and "no model that reads more than one frame" in blind
+    # an interval that holds 0.5 but is too wide to be within 0.5 +- 0.1: absence of evidence, not at chance
+    wide = read({**diagonal("baseline", "seen", "noise", "seen"), **diagonal("cnn_rnn", "seen", "seen", "seen")})
+    assert "**The premise is not decided here**" in wide and "this test set detects AUC differences of" in wide
+    assert "above: cnn_rnn" in wide
 
 
-def test_the_cross_reading_counts_drops_below_the_in_distribution_interval():
-    cells = {**diagonal("baseline", SEEN, (0.9, 0.85, 0.95), SEEN),
-             ("baseline", "spatial", "temporal"): (0.5, 0.35, 0.65),  # below 0.85 and at chance
-             ("baseline", "temporal", "spatial"): (0.88, 0.8, 0.95)}  # inside the spatial interval, above chance
-    text = families.cross_reading(cross(cells))
+def test_the_cross_reading_compares_each_pair_with_the_model_trained_on_the_test_kind_paired():
+    cells = {**diagonal("baseline", "seen", "seen", "seen"),
+             ("baseline", "spatial", "temporal"): "chance",  # below baseline temporal -> temporal, at chance
+             ("baseline", "temporal", "spatial"): "seen"}  # as good as the spatial model itself
+    scores = scored(cells)
+    cross = families.cross_rows(scores, n_boot=200)
+    assert set(cross.method) == {"cluster bootstrap BCa over original families (200 draws)"}
+    text = families.cross_reading(cross, scores, n_boot=200)
     assert text.startswith("Of 2 train -> test pairs whose test fakes are of another kind than the training ones, "
-                           "1 score below")
-    assert "and 1 are not above chance" in text and "baseline: spatial -> temporal 0.500" in text
-    grid = families.auc_grid(cross(cells))
-    assert grid.loc["baseline", "temporal"] == "0.900 [0.85, 0.95]"
+                           "1 score demonstrably below the same model trained on the test kind itself and "
+                           "0 demonstrably above it")
+    assert "and 1 are not shown above chance" in text and "baseline: spatial -> temporal 0.500 (-0.500" in text
+    grid = families.auc_grid(cross)
+    assert grid.loc["baseline", "temporal"] == "1.000 [1.00, 1.00]"
+    few = scored(diagonal("baseline", "seen", "seen", "seen"))
+    few = few[few.family.isin(few.family.unique()[:5])]  # 5 families: too few to resample
+    assert families.auc_grid(families.cross_rows(few, n_boot=200)).loc["baseline", "both"] == "1.000 [no interval]"
+    assert families.verdict(float("nan"), float("nan")) == "no interval"
 
+
+def test_the_metrics_keep_each_interval_with_its_method_and_the_frame_order_drops(tmp_path):
+    import json
+
+    from dfd_utils.frame_order import ORDER_COLUMNS
+
+    scores = scored(diagonal("baseline", "seen", "seen", "seen"))
+    order = pd.DataFrame([{"model": "cnn_rnn", "family": "temporal", "perturbation": p, "videos": 24,
+                           "auc_in_order": 0.9, "auc": 0.6, "drop": 0.3, "low": 0.1 if p == "shuffled" else np.nan,
+                           "high": 0.5 if p == "shuffled" else np.nan, "level": 0.95, "method": "paired m",
+                           "equivalent": False, "eq_low": 0.15, "eq_high": 0.45, "margin": 0.05, "detectable": 0.2,
+                           "max_score_change": 0.4} for p in ("shuffled", "repeated")], columns=ORDER_COLUMNS)
+    path = families.write_metrics(tmp_path, {"synthetic": families.cross_rows(scores, n_boot=200)}, order)
+    kept = json.loads(path.read_text())  # strict JSON: no NaN
+    assert kept["synthetic"]["baseline"]["temporal"]["temporal"]["method"].startswith("cluster bootstrap BCa")
+    entry = kept["frame_order"]["cnn_rnn"]["temporal"]
+    assert entry["verdict"] == "uses frame order" and entry["shuffled"]["drop_ci"] == [0.1, 0.5]
+    assert entry["repeated"]["drop_ci"] == [None, None] and entry["shuffled"]["verdict"] == "loses"
 
 
 def test_a_kind_view_holds_the_reals_and_one_kind_of_fake_linked_not_copied(tmp_path):

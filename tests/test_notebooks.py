@@ -114,3 +114,28 @@ def test_the_families_chapter_crosses_every_model_and_its_diagonal_is_each_famil
             assert same["videos"] == own["test_videos"]
     # the smoke profile's chapter 09 set is too small for every kind of fake in every split: said, not trained
     assert "faces" not in kept and "Nothing was trained on these sets" in text
+
+
+def test_the_families_chapter_shows_the_frame_order_test_of_every_temporal_and_both_model():
+    """Each model trained on the temporal and both families scored with its frames shuffled and one repeated: the
+    table with its paired intervals and their method, the reading, and the drops in metrics/families.json."""
+    from dfd_utils.config import load
+    from dfd_utils.frame_order import PERTURBATIONS, TABLE_COLUMNS
+    from dfd_utils.stages.families import ORDER_FAMILIES
+
+    text = _outputs(run_smoke_study()["12_spatial_temporal"])
+    assert all(column in text for column in TABLE_COLUMNS) and "paired cluster bootstrap BCa" in text
+    assert "**With its frames shuffled**" in text and "**With one frame repeated**" in text
+    order = json.loads((Paths.at(ROOT).metrics / "families.json").read_text())["frame_order"]
+    models = load("profiles/smoke.yaml").families.models
+    assert set(order) == set(models)
+    for model in models:
+        assert set(order[model]) == set(ORDER_FAMILIES)
+        for family in ORDER_FAMILIES:
+            for kind in PERTURBATIONS:
+                entry = order[model][family][kind]
+                assert entry["method"].startswith("paired cluster bootstrap BCa") and entry["margin"] == 0.05
+                assert entry["drop"] == pytest.approx(entry["roc_auc_in_order"] - entry["roc_auc"], abs=1e-9)
+    for family in ORDER_FAMILIES:  # a per-frame model without flow: its frames' scores, in another order
+        shuffled = order["baseline"][family]["shuffled"]
+        assert shuffled["max_score_change"] < 1e-6 and shuffled["drop"] == 0
