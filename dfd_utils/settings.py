@@ -32,7 +32,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions: faster on CPUs with bf16 units and on GPUs
     device: str = "cpu"  # cpu | cuda | auto
     max_batches: int = 0  # cap on batches per epoch (0 = all): the smoke profile's seconds
-    trunk: str = "finetune"  # finetune (every weight trains; the paper does not say) | frozen: the trunk's features computed once (dfd_utils.features)
+    trunk: str = "finetune"  # finetune: every weight trains (the paper does not say) | frozen: features computed once
     seeds: int = 1  # training runs per model, seeds seed, seed+1, ...: the spread across them beside the intervals
     nproc: int = 1  # processes training one model (torchrun, DDP; one per GPU); each takes 1/nproc of every batch
     seed: int = 0
