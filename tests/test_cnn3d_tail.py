@@ -72,3 +72,18 @@ def test_the_rule_takes_the_best_validation_auc_and_ties_go_to_fewer_blocks():
               "chosen": 2, "used": 0}
     assert "**`models.cnn3d.train_blocks` is 0, not the choice 2**" in text(result)
     assert "The study trains 2 block(s), the choice." in text({**result, "used": 2})
+
+
+def test_the_demo_trains_the_blocks_chapter_07_chose():
+    """The committed ``metrics/cnn3d.json`` (the demo's own comparison) chose what ``params.yaml`` trains."""
+    import json
+
+    from dfd_utils import profiles
+    from dfd_utils.config import parse
+    from dfd_utils.paths import project_root
+
+    regime = json.loads((project_root() / "metrics" / "cnn3d.json").read_text())["regime"]
+    _, settings = parse(profiles.resolve("demo")).train_for("cnn3d")
+    assert [int(k) for k in regime["val_auc"]] == list(settings.train_blocks_grid)
+    assert regime["chosen"] == choose({int(k): v for k, v in regime["val_auc"].items()})
+    assert regime["chosen"] == regime["used"] == settings.train_blocks

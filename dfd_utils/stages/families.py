@@ -67,6 +67,7 @@ from dfd_utils.stages.families_reading import (
     methods,
     premise_verdict,
     reading,
+    seed_aucs,
     verdict,
     write_metrics,
 )
@@ -166,7 +167,8 @@ def train_all(study: StudyConfig, root: str | Path) -> dict[str, dict[str, dict]
                                           data_info={"source": "synthetic", "family": family,
                                                      "num_videos": study.families.num_videos},
                                           live=False, runs=runs_folder(root, family), models=study.models,
-                                          feature_store=Paths.at(root).features).metrics
+                                          feature_store=Paths.at(root).features,
+                                          resplit_seeds=True).metrics  # every seed after the first: its own split
                      for name in study.families.models}
             for family in FAMILIES}
 
@@ -251,6 +253,6 @@ __all__ = [  # the chapter's whole interface, its scoring and reading included
     "PATCH_TEMPORAL_KNOBS", "SCORE_COLUMNS", "SPATIAL_KNOBS", "TEMPORAL_MODELS", "auc_grid", "cross_grid",
     "cross_reading", "cross_rows", "cross_scores", "cross_table", "example_frames", "extract_all", "family_data",
     "family_knobs", "family_root", "figure", "frame_order_test", "kind_root", "kind_view", "make_sets", "methods",
-    "order_reading", "order_table", "premise_verdict", "reading", "runs_folder", "settings_table",
+    "order_reading", "order_table", "premise_verdict", "reading", "runs_folder", "seed_aucs", "settings_table",
     "temporal_magnitudes", "test_scores", "train_all", "train_kinds", "usable_kinds", "verdict", "views_note",
     "views_table", "write_metrics"]

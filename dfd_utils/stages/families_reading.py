@@ -44,10 +44,32 @@ def _diff(iv: Interval) -> str:
     return f"{iv.point:+.3f} " + (f"[{iv.low:+.2f}, {iv.high:+.2f}]" if iv.defined else "[no interval]")
 
 
-def auc_grid(cross: pd.DataFrame) -> pd.DataFrame:
-    """The 5 x 3 table: in-distribution test video AUC [95 % interval], models by family."""
+def seed_aucs(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """Every seed's test video AUC per model and family, from the runs' metrics (``{family: {model: metrics}}``):
+    one row per (model, family, seed); seeds after the first each drew their own split."""
+    rows = [{"model": m, "family": f, "seed": run["seed"], "roc_auc": run["roc_auc"]}
+            for f, by_model in results.items() for m, metrics in by_model.items()
+            for run in metrics.get("seeds", {}).get("runs", [])]
+    return pd.DataFrame(rows, columns=["model", "family", "seed", "roc_auc"])
+
+
+def _seeds_of(seeds: pd.DataFrame | None, model: str, family: str) -> np.ndarray:
+    if seeds is None or seeds.empty:
+        return np.array([])
+    return seeds[(seeds.model == model) & (seeds.family == family)].roc_auc.to_numpy(dtype=float)
+
+
+def auc_grid(cross: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The 5 x 3 table: in-distribution test video AUC [95 % interval] (the first seed's model), models by family;
+    with ``seeds`` (:func:`seed_aucs`), the range of every seed's test AUC beside it."""
     same = cross[cross.trained_on == cross.tested_on]
-    cells = {(r.model, r.tested_on): f"{r.roc_auc:.3f} {_interval(r.low, r.high)}" for r in same.itertuples()}
+
+    def cell(r) -> str:
+        text = f"{r.roc_auc:.3f} {_interval(r.low, r.high)}"
+        runs = _seeds_of(seeds, r.model, r.tested_on)
+        return text + (f"; {len(runs)} seeds {runs.min():.2f}–{runs.max():.2f}" if len(runs) > 1 else "")
+
+    cells = {(r.model, r.tested_on): cell(r) for r in same.itertuples()}
     models, sets = list(dict.fromkeys(same.model)), list(dict.fromkeys(same.tested_on))
     return pd.DataFrame({f: [cells[(m, f)] for m in models] for f in sets}, index=pd.Index(models, name="model"))
 
@@ -72,14 +94,24 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int) -> Interva
     return paired_auc_difference(a.label, a.prob, b.prob, a.family, n_boot, seed)
 
 
-def reading(cross: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> str:
+def seed_verdict(low: float, high: float, runs: np.ndarray) -> str:
+    """:func:`verdict`, kept only where every seed's test AUC lies on the same side of 0.5 ("seeds disagree")."""
+    said = verdict(low, high)
+    if len(runs) > 1 and ((said == "sees it" and (runs <= 0.5).any()) or (said == "inverted" and (runs >= 0.5).any())):
+        return "seeds disagree"
+    return said
+
+
+def reading(cross: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+            seeds: pd.DataFrame | None = None) -> str:
     """Which detectors see which artifacts, above and below chance and above and below the per-frame baseline
-    (paired), and whether the paper's premise holds: from the intervals alone."""
+    (paired), and whether the paper's premise holds: from the intervals, and with ``seeds`` (:func:`seed_aucs`)
+    only where every seed agrees."""
     same = cross[cross.trained_on == cross.tested_on].set_index(["model", "tested_on"])
     lines = []
     for model in dict.fromkeys(same.index.get_level_values(0)):
-        said = {f: verdict(same.loc[(model, f), "low"], same.loc[(model, f), "high"]) for f in FAMILIES
-                if (model, f) in same.index}
+        said = {f: seed_verdict(same.loc[(model, f), "low"], same.loc[(model, f), "high"],
+                                _seeds_of(seeds, model, f)) for f in FAMILIES if (model, f) in same.index}
         seen = [f for f, v in said.items() if v == "sees it"]
         bare = [f for f, v in said.items() if v == "no interval"]
         line = f"**{model}** sees " + (", ".join(seen) if seen else "none of the families") + "."
@@ -89,10 +121,14 @@ def reading(cross: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000, seed:
         below = [f for f, v in said.items() if v == "inverted"]
         if below:
             line += f" It scores below chance on {', '.join(below)} (interval wholly below 0.5)."
+        split = [f for f, v in said.items() if v == "seeds disagree"]
+        if split:
+            line += (f" On {', '.join(split)} its first seed's interval lies off 0.5 but another seed's AUC does not: "
+                     "not counted.")
         if model != REFERENCE:
             line += _against_reference(model, said, scores, n_boot, seed)
         lines.append(line)
-    return "\n\n".join(lines) + "\n\n" + premise_verdict(same, scores, n_boot, seed)
+    return "\n\n".join(lines) + "\n\n" + premise_verdict(same, scores, n_boot, seed, seeds)
 
 
 def _against_reference(model: str, families: dict, scores: pd.DataFrame, n_boot: int, seed: int) -> str:
@@ -111,9 +147,21 @@ def _against_reference(model: str, families: dict, scores: pd.DataFrame, n_boot:
             + "; below on " + (", ".join(below) or "none") + ".")
 
 
-def premise_verdict(same: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> str:
+def _every_seed_beats(seeds: pd.DataFrame | None, model: str, family: str = "temporal") -> bool:
+    """Whether ``model``'s test AUC exceeds the baseline's at every seed (each seed's own split, both models on it)."""
+    if seeds is None or seeds.empty:
+        return True
+    mine = seeds[(seeds.model == model) & (seeds.family == family)].set_index("seed").roc_auc
+    base = seeds[(seeds.model == REFERENCE) & (seeds.family == family)].set_index("seed").roc_auc
+    both = mine.index.intersection(base.index)
+    return bool(len(both)) and bool((mine[both] > base[both]).all())
+
+
+def premise_verdict(same: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                    seeds: pd.DataFrame | None = None) -> str:
     """The paper's premise on the temporal family: a per-frame model is at chance (TOST within
-    :data:`CHANCE_MARGIN`), and a temporal model beats it (paired difference above 0)."""
+    :data:`CHANCE_MARGIN`), and a temporal model beats it (paired difference above 0, and with ``seeds`` a higher
+    test AUC at every seed)."""
     if (REFERENCE, "temporal") not in same.index:
         return "The premise is not tested: the baseline was not trained on the temporal family."
     base = same.loc[(REFERENCE, "temporal")]
@@ -122,7 +170,7 @@ def premise_verdict(same: pd.DataFrame, scores: pd.DataFrame, n_boot: int = 1000
     at_chance, iv90 = equivalence(b.label, b.prob, b.family, 0.5, CHANCE_MARGIN, n_boot=n_boot, seed=seed)
     temporal = [m for m in TEMPORAL_MODELS if m in by]
     diffs = {m: compare(by[m], b, n_boot, seed) for m in temporal}
-    beat = [f"{m} {_diff(d)}" for m, d in diffs.items() if d.defined and d.low > 0]
+    beat = [f"{m} {_diff(d)}" for m, d in diffs.items() if d.defined and d.low > 0 and _every_seed_beats(seeds, m)]
     lose = [f"{m} {_diff(d)}" for m, d in diffs.items() if d.defined and d.high < 0]
     base_text = (f"AUC {base.roc_auc:.3f}, 95 % {_interval(base.low, base.high)}, 90 % "
                  f"{_interval(iv90.low, iv90.high)} against the margin 0.5 ± {CHANCE_MARGIN:g} fixed in advance")
@@ -183,8 +231,8 @@ def _num(x) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None  # JSON has no NaN: no interval is null
 
 
-def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame], frame_order: pd.DataFrame | None = None
-                  ) -> Path:
+def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame], frame_order: pd.DataFrame | None = None,
+                  seeds: pd.DataFrame | None = None) -> Path:
     """``metrics/families.json``: per table (``synthetic``, ``faces``), model, train set and test set, the AUC and
     its interval with its method; and under ``frame_order``, per model, family and perturbation, the AUCs, the
     paired drop with its 95 % interval and the TOST equivalence of the drop to 0 (``dfd_utils.frame_order``)."""
@@ -204,6 +252,8 @@ def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame], frame_order
                 "drop_ci": [_num(r.low), _num(r.high)], "level": r.level, "method": r.method, "videos": r.videos,
                 "equivalent": r.equivalent, "equivalence_ci90": [_num(r.eq_low), _num(r.eq_high)],
                 "margin": r.margin, "max_score_change": _num(r.max_score_change), "verdict": row_verdict(r)}
+    for r in (seeds.itertuples() if seeds is not None else ()):  # every seed's test AUC (its own split)
+        metrics.setdefault("seeds", {}).setdefault(r.model, {}).setdefault(r.family, []).append(float(r.roc_auc))
     path = Paths.at(root).metrics / "families.json"
     write_json_atomic(path, metrics)
     return path

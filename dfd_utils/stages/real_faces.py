@@ -32,6 +32,7 @@ from dfd_utils.stages.detector import Result, run_experiment
 from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.frames import extract_frames
 from dfd_utils.stages.subset import make_subset
+from dfd_utils.stats import paired_auc_difference
 from dfd_utils.video import read_sampled_frames
 
 VARIANTS = ("full", "face")
@@ -195,15 +196,45 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def reading(table: pd.DataFrame, results: dict[str, dict[str, dict]]) -> str:
-    """What the comparison allows one to say, computed from the intervals."""
-    better = int((table.face_minus_full > 0).sum())
-    overlap = int(((table.face_low <= table.full_high) & (table.full_low <= table.face_high)).sum())
+def paired(root: str | Path, results: dict[str, dict[str, dict]], n_boot: int = 1000, seed: int = 0
+           ) -> pd.DataFrame:
+    """Face crop minus full frame per model, paired: the AUC difference over the same test videos (the first
+    seed's models, cluster bootstrap BCa over families) and the difference at every seed (the same split)."""
+    rows = []
+    for model in results.get("full", {}):
+        if model not in results.get("face", {}):
+            continue
+        tests = [pd.read_csv(Paths.at(variant_root(root, v)).predictions / model / "videos.csv").query(
+            "split == 'test'").sort_values("video").reset_index(drop=True) for v in ("face", "full")]
+        if list(tests[0].video) != list(tests[1].video):
+            raise ValueError(f"{model}: the two inputs were not scored on the same test videos")
+        d = paired_auc_difference(tests[0].label, tests[0].prob, tests[1].prob, tests[0].family, n_boot, seed)
+        runs = {v: {r["seed"]: r["roc_auc"] for r in results[v][model].get("seeds", {}).get("runs", [])}
+                for v in ("face", "full")}
+        per_seed = [runs["face"][s] - runs["full"][s] for s in sorted(runs["face"]) if s in runs["full"]]
+        rows.append({"model": model, "difference": d.point, "low": d.low, "high": d.high, "method": d.method,
+                     "seeds": per_seed})
+    return pd.DataFrame(rows, columns=["model", "difference", "low", "high", "method", "seeds"])
+
+
+def reading(table: pd.DataFrame, results: dict[str, dict[str, dict]], differences: pd.DataFrame | None = None
+            ) -> str:
+    """What the comparison allows one to say: from the paired intervals, counted only where every seed agrees."""
     test_videos = next(iter(results["full"].values()))["test_videos"]
-    return (f"Face crops score higher for {better} of {len(table)} models (mean change "
-            f"{table.face_minus_full.mean():+.3f} AUC). The intervals of the two inputs overlap for {overlap} of "
-            f"{len(table)} models: with one test person, {test_videos} test videos and few families, a difference "
-            "inside overlapping intervals is not evidence.")
+    text = (f"Face crops score higher for {int((table.face_minus_full > 0).sum())} of {len(table)} models (mean "
+            f"change {table.face_minus_full.mean():+.3f} AUC, first seed).")
+    if differences is None or differences.empty:
+        return text
+    def agree(r, sign: int) -> bool:
+        return all(sign * s > 0 for s in r.seeds)
+
+    better = [r.model for r in differences.itertuples() if r.low > 0 and agree(r, 1)]
+    worse = [r.model for r in differences.itertuples() if r.high < 0 and agree(r, -1)]
+    rest = len(differences) - len(better) - len(worse)
+    return (f"{text} Paired over the same {test_videos} test videos (the AUC difference, face minus full, "
+            f"{differences.method.iloc[0]}) and at every seed: face crops are better for "
+            f"{', '.join(better) or 'no model'}, worse for {', '.join(worse) or 'no model'}; for the other {rest} the "
+            "interval holds 0 or a seed disagrees, so nothing is shown either way.")
 
 
 def confusions(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
