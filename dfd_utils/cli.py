@@ -16,6 +16,7 @@ from pathlib import Path
 from dfd_utils.io import read_json
 from dfd_utils.models import MODELS
 from dfd_utils.paths import Paths
+from dfd_utils.safe_names import printable
 
 
 def best_by_validation(paths: Paths) -> str:
@@ -63,10 +64,15 @@ checkpoint's rule (the paper's: share_fake) to its threshold, chosen on validati
 A checkpoint with a temperature (fitted on validation) reports prob_fake calibrated,
 beside the model's own (prob_raw); the verdict and frame probabilities stay raw.
 
+Each clip's line is printed as it finishes; --json prints one object at the end with
+every result that finished (interrupted: true when Ctrl-C stopped it early). Frames
+larger than 8K (7680x4320) are refused with a reason; others are downscaled as read.
+
 exit codes:
   0  every input scored
   1  some input failed (each is reported with its reason; the others are scored)
-  2  the command cannot run (no or a wrong checkpoint, bad arguments)
+  2  the command cannot run (no or a wrong checkpoint, options or params file, a part being extracted)
+  130  interrupted (Ctrl-C): what finished is printed
 """
 
 
@@ -89,40 +95,53 @@ def source_note(payload: dict) -> str | None:
     return None
 
 
+def _line(r) -> str:
+    """One clip's text line (control characters in its name or reason escaped)."""
+    if not r.ok:
+        return f"FAILED {printable(r.path)}: {printable(r.error)}"
+    share = f"  share_fake={r.share_fake:.2f}" if r.share_fake is not None else ""
+    raw = f" (raw {r.prob_raw:.3f})" if r.prob_raw is not None else ""
+    line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{raw}{share}  {r.seconds:.2f}s  {printable(r.path)}"
+    if r.frame_probs is not None:
+        line += "\n      frames: " + " ".join(f"{p:.2f}" for p in r.frame_probs)
+    for w in r.warnings:
+        line += f"\n      note: {printable(w)}"
+    return line
+
+
 def _predict(args) -> int:
     from dfd_utils.predict import Predictor, expand_paths
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(args.model, args.root)
     predictor = Predictor(checkpoint, args.threshold)
-    results = [predictor.predict(p) for p in expand_paths(args.paths, recursive=args.recursive)]
+    paths = expand_paths(args.paths, recursive=args.recursive)
     note = source_note(predictor.payload)
-    if args.json:
-        print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
-                          "rule": predictor.rule, "threshold": predictor.threshold,
-                          "temperature": predictor.temperature, "calibrated": predictor.temperature is not None,
-                          "note": note,
-                          "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False))
-    else:
-        print(f"model {predictor.payload['model']} ({checkpoint}), rule {predictor.rule}, "
-              f"threshold {predictor.threshold:g}")
+    if not args.json:
+        print(f"model {predictor.payload['model']} ({printable(checkpoint)}), rule {predictor.rule}, "
+              f"threshold {predictor.threshold:g}", flush=True)
         if predictor.temperature is not None:
             print(f"prob_fake is calibrated: temperature {predictor.temperature:.3g}, fitted on validation "
                   "(raw: the model's own probability; the verdict uses the raw score)")
         if note:
             print(f"note: {note}", file=sys.stderr)
-        for r in results:
-            if r.ok:
-                share = f"  share_fake={r.share_fake:.2f}" if r.share_fake is not None else ""
-                raw = f" (raw {r.prob_raw:.3f})" if r.prob_raw is not None else ""
-                line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{raw}{share}  {r.seconds:.2f}s  {r.path}"
-                if r.frame_probs is not None:
-                    line += "\n      frames: " + " ".join(f"{p:.2f}" for p in r.frame_probs)
-                for w in r.warnings:
-                    line += f"\n      note: {w}"
-            else:
-                line = f"FAILED {r.path}: {r.error}"
-            print(line)
+    results, interrupted = [], False
+    try:
+        for path in paths:  # each clip's line as it finishes (text); --json: one array of what finished
+            results.append(predictor.predict(path))
+            if not args.json:
+                print(_line(results[-1]), flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    if args.json:
+        print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
+                          "rule": predictor.rule, "threshold": predictor.threshold,
+                          "temperature": predictor.temperature, "calibrated": predictor.temperature is not None,
+                          "note": note, "interrupted": interrupted,
+                          "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False), flush=True)
     failed = [r for r in results if not r.ok]
+    if interrupted:
+        print(f"interrupted: {len(results)} of {len(paths)} inputs scored", file=sys.stderr)
+        return 130
     if failed:
         print(f"{len(failed)} of {len(results)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
@@ -152,11 +171,12 @@ def _study(params: str):
 
 def _extract(args) -> int:
     from dfd_utils.io import worker_count
+    from dfd_utils.sources.dfdc import list_parts
     from dfd_utils.stages.shards import extract_part, parse_parts
 
     study = _study(args.params)
     root = Path(args.dfdc_path or study.data.dfdc_path)
-    for part in parse_parts(args.parts):
+    for part in parse_parts(args.parts, list_parts(root)):  # checked against the parts found, before any work
         record = extract_part(root, part, args.shards, study.frames, workers=worker_count(study.workers))
         print(f"part {part}: {len(record['videos'])} videos extracted, {len(record['skipped'])} skipped "
               f"-> {Path(args.shards) / f'part_{part}'}")
@@ -220,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dfd_utils.lock import Busy
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"dfd: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, Busy) as err:  # ValueError includes config.ConfigError
+        print(f"dfd: {printable(err)}", file=sys.stderr)  # one line: control characters escaped
         return 2
 
 

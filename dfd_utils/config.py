@@ -15,12 +15,15 @@ keys take the dataclass default.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from dfd_utils.checks import check_range
+from dfd_utils.config_chapters import PER_FRAME_MODELS, DifficultyConfig, FramesPerVideoConfig  # noqa: F401
+from dfd_utils.config_types import clip_problem, type_problem
 from dfd_utils.flow import FlowConfig
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.settings import MODEL_NAMES, EvaluateConfig, ModelSettings, TrainConfig
+from dfd_utils.sources.clip_set import ClipSetConfig
 from dfd_utils.sources.faces import FacesConfig
 from dfd_utils.sources.synthetic import SyntheticConfig
 from dfd_utils.splits import SplitConfig
@@ -44,6 +47,11 @@ def build(cls, values: dict | None, where: str, exclude: tuple[str, ...] = (), d
     if unknown:
         names = ", ".join(f"{where}.{k}" for k in unknown)
         raise ConfigError(f"unknown key {names}; the keys of {where} are: {', '.join(known)}")
+    problem = type_problem(cls, values, where, dotted)  # booleans booleans, numbers finite, text text
+    if not problem and isinstance(cls, type) and issubclass(cls, ClipSetConfig):
+        problem = clip_problem(values, where)  # a generated clip's size, rate and length
+    if problem:
+        raise ConfigError(problem)
     try:
         return cls(**values)
     except ConfigError:
@@ -155,55 +163,6 @@ class RealFacesConfig:
                               f"real_faces.train are those of train: {', '.join(train_keys())}")
 
 
-@dataclass(frozen=True)
-class DifficultyConfig:
-    """Chapter 00: how strong the synthetic fakes' artifacts are, set from the data alone (no model, no training).
-
-    Each kind of artifact gets its own strength: the spatial knobs (seam, colour and
-    resolution mismatch) and the temporal ones (jitter, flicker). A strength is the
-    one of ``strengths`` whose measured change inside the face is nearest ``share`` of
-    what changes naturally there between two sampled frames of the original (pixels
-    for the spatial knobs, Farneback flow for the temporal ones):
-    :mod:`dfd_utils.difficulty`.
-    """
-
-    strengths: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0)
-    num_videos: int = 12  # fakes measured per strength (with their originals), rendered at the study's size
-    share: float = 0.25  # the rule's target: the artifact's change as this share of the natural change
-
-    def __post_init__(self):
-        object.__setattr__(self, "strengths", tuple(self.strengths))
-        if not self.strengths or len(set(self.strengths)) != len(self.strengths):
-            raise ValueError(f"strengths must list distinct values, got {list(self.strengths)}")
-        for s in self.strengths:
-            check_range("strengths", s, 0, 1, low_open=True)
-        check_range("num_videos", self.num_videos, 1, kind=int)
-        check_range("share", self.share, 0, 1, low_open=True)
-
-
-PER_FRAME_MODELS = ("baseline", "two_stream_frame")  # the models that score each frame, the video by the mean
-
-
-@dataclass(frozen=True)
-class FramesPerVideoConfig:
-    """Chapter 13: the per-frame models' test video AUC with fewer or more sampled frames (beyond the paper)."""
-
-    counts: tuple[int, ...] = (4, 8, 16, 32)  # frames sampled per test video, each count directly (sample_indices)
-    models: tuple[str, ...] = PER_FRAME_MODELS  # checkpoints of chapters 04 and 05, scored as they are
-
-    def __post_init__(self):
-        object.__setattr__(self, "counts", tuple(self.counts))
-        object.__setattr__(self, "models", tuple(self.models))
-        if not self.counts or list(self.counts) != sorted(set(self.counts)):
-            raise ValueError(f"counts must list distinct frame counts in increasing order, got {list(self.counts)}")
-        for count in self.counts:
-            check_range("counts", count, 2, 512, kind=int)  # the flow of two-stream needs two frames
-        unknown = sorted(set(self.models) - set(PER_FRAME_MODELS))
-        if unknown or not self.models or len(set(self.models)) != len(self.models):
-            raise ValueError(f"models must name distinct per-frame models of {', '.join(PER_FRAME_MODELS)}, "
-                             f"got {list(self.models)}")
-
-
 FAMILIES = ("spatial", "temporal", "both")  # chapter 12's synthetic fake families
 
 
@@ -307,6 +266,11 @@ def _parse(params: dict, where: str) -> StudyConfig:
         raise ConfigError(f"{where}: unknown key {', '.join(unknown)}; the top-level keys are: {', '.join(known)}")
     values = {k: SECTIONS[k](v) if k in SECTIONS else v for k, v in params.items()}
     study = build(StudyConfig, values, where, dotted=False)
+    if "frames" in params and study.data.source in ("synthetic", "faces"):  # generated clips: stage 02's frames
+        problem = clip_problem(asdict(study.data.generator(study.seed)), f"data.{study.data.source}",
+                               study.frames.num_frames)
+        if problem:
+            raise ConfigError(problem)
     for name in MODEL_NAMES:  # train, each model's override and the model names of `models`, checked
         study.train_for(name)
     return study

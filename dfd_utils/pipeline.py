@@ -21,11 +21,84 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from yaml.events import AliasEvent
 
 from dfd_utils import profiles
 from dfd_utils.paths import Paths, project_root
 
 log = logging.getLogger(__name__)
+
+
+# Parameter files are read with YAML's aliases and duplicate keys refused, every error one line naming the file:
+# a 7 KB file of nested aliases (a "billion laughs") expands to gigabytes when a value is printed or copied, and
+# parameter files never need one; a key given twice would take the last value here and maybe the first elsewhere.
+# A file that is not text (--params /etc/shadow, a folder, a binary) is refused with its reason, never a traceback.
+MAX_BYTES = 1 << 20  # a parameters file is a few KB; a larger one is not a parameters file
+
+
+class YamlError(ValueError):
+    """A parameters file that cannot be read as plain YAML; the message names the file and the line."""
+
+
+class _Loader(yaml.SafeLoader):
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, f"YAML alias *{event.anchor} refused (parameter files hold plain values; aliases can "
+                            "expand without bound)", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class names it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (which value holds would depend on the reader)",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def yaml_loads(text: str, where) -> object:
+    """``text`` parsed as plain YAML (no alias, no duplicate key); :class:`YamlError` naming ``where`` otherwise."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise YamlError(f"{where}: not a valid parameters file{line}: {err.problem or err.context}") from None
+    except yaml.YAMLError as err:
+        raise YamlError(f"{where}: not a valid parameters file: {str(err).splitlines()[0][:200]}") from None
+
+
+def load_yaml_file(path: str | os.PathLike) -> object:
+    """A YAML file read with :func:`yaml_loads`; a missing file is ``FileNotFoundError``, anything unreadable
+    :class:`YamlError`, each naming the file."""
+    path = Path(path)
+    try:
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            raise YamlError(f"{path}: {path.stat().st_size} bytes, too large for a parameters file")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no parameters file") from None
+    except IsADirectoryError:
+        raise YamlError(f"{path}: a folder, not a parameters file") from None
+    except OSError as err:
+        raise YamlError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if len(data) > MAX_BYTES:
+        raise YamlError(f"{path}: too large for a parameters file (over {MAX_BYTES} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise YamlError(f"{path}: not a text file (not UTF-8), so not a parameters file") from None
+    return yaml_loads(text, path)
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict:
@@ -35,10 +108,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict:
         path = project_root() / path
     if path.parent == profiles.profiles_dir() and path.suffix == ".yaml":
         return profiles.resolve(path.stem)
-    try:
-        params = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no parameters file") from None
+    params = load_yaml_file(path)  # aliases and duplicate keys refused; an unreadable file named, in one line
     if not isinstance(params, dict):
         raise ValueError(f"{path}: expected a mapping of parameter sections")
     return params

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -30,7 +31,76 @@ from dfd_utils.frame_store import FrameConfig
 from dfd_utils.frames import model_view
 from dfd_utils.models import Detector, load_checkpoint
 from dfd_utils.sources.metadata import VIDEO_SUFFIXES
-from dfd_utils.video import VideoError, check_decoded, probe, read_sampled_frames
+from dfd_utils.video import VideoError, VideoInfo, check_decoded, probe, sample_indices
+
+MAX_FRAME = (7680, 4320)  # 8K: a larger frame is refused with its reason before any is decoded
+DECODE_SIDE = 1920  # frames are downscaled while read to at most this longer side (a face crop keeps its detail)
+
+
+def frame_limit_reason(width: int, height: int, limit: tuple[int, int] | None = None) -> str | None:
+    """Why a ``width`` x ``height`` frame is too large for ``dfd predict`` (either orientation), or None."""
+    long, short = limit or MAX_FRAME
+    if max(width, height) > long or min(width, height) > short:
+        return (f"frame {width}x{height} is larger than the {long}x{short} (8K) limit of dfd predict: not decoded "
+                "(downscale it first, e.g. ffmpeg -vf scale=1920:-2)")
+    return None
+
+
+def fit_within(frame: np.ndarray, max_side: int) -> np.ndarray:
+    """``frame`` area-downscaled so that its longer side is at most ``max_side`` (aspect kept)."""
+    h, w = frame.shape[:2]
+    if max(h, w) <= max_side:
+        return frame
+    scale = max_side / max(h, w)
+    return cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def _grab_small(path: Path, wanted: set[int], max_side: int) -> tuple[dict[int, np.ndarray], int]:
+    """One sequential pass (as :func:`dfd_utils.video.read_sampled_frames`): every frame grabbed, the ``wanted``
+    ones retrieved and downscaled at once, so that only frames of at most ``max_side`` are ever held."""
+    cap = cv2.VideoCapture(str(path))
+    frames: dict[int, np.ndarray] = {}
+    count = 0
+    try:
+        while cap.grab():
+            if count in wanted:
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    raise VideoError(path, f"frame {count} decodes but cannot be retrieved")
+                frames[count] = fit_within(frame, max_side)
+            count += 1
+    finally:
+        cap.release()
+    return frames, count
+
+
+def read_small(path: Path, num_samples: int, info: VideoInfo, max_side: int = DECODE_SIDE
+               ) -> tuple[np.ndarray, int]:
+    """``num_samples`` equally spaced RGB frames (short clips repeat theirs), each downscaled while it is read:
+    the sampling of :func:`dfd_utils.video.read_sampled_frames` (``allow_short``), its memory bounded.
+    Returns ``(frames, num_decoded)``."""
+    header = info.header_frames
+    guess = sample_indices(header, num_samples) if header >= num_samples else []
+    frames, decoded = _grab_small(path, set(guess), max_side)
+    if decoded == 0:
+        raise VideoError(path, "no frame could be decoded (corrupt or truncated)")
+    indices = ([i * decoded // num_samples for i in range(num_samples)] if decoded < num_samples
+               else sample_indices(decoded, num_samples))
+    if decoded != header or any(i not in frames for i in indices):
+        frames, again = _grab_small(path, set(indices), max_side)  # the header lied: an exact pass
+        if again != decoded:
+            raise VideoError(path, f"decodes to {decoded} then {again} frames")
+    return np.stack([cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB) for i in indices]), decoded
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a video file before opening it: a broken link, a device, a FIFO; else None."""
+    if path.is_symlink() and not path.exists():
+        return "a symbolic link that is broken or loops: not read"
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        return f"{kind}: not read"
+    return None
 
 
 @dataclass
@@ -86,9 +156,12 @@ class Predictor:
         self.model: Detector
         self.frames = input_config(self.payload, checkpoint)
         chosen = threshold if threshold is not None else self.payload.get("threshold", 0.5)
-        if not isinstance(chosen, (int, float)) or not math.isfinite(chosen):
-            where = "--threshold" if threshold is not None else f"{checkpoint}: its threshold"
+        where = "--threshold" if threshold is not None else f"{checkpoint}: its threshold"
+        if isinstance(chosen, bool) or not isinstance(chosen, (int, float)) or not math.isfinite(chosen):
             raise ValueError(f"{where} must be a finite number, got {chosen!r}")
+        if not 0 <= chosen <= 1:
+            raise ValueError(f"{where} must be within [0, 1] (it is compared with a probability or a share), "
+                             f"got {chosen!r}")
         self.threshold = float(chosen)
         self.rule = self.payload.get("rule", "share")  # how frame probabilities become the video's score
         self.temperature = temperature_of(self.payload, checkpoint)  # None: probabilities reported as they are
@@ -109,13 +182,30 @@ class Predictor:
         flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
         return x, flows
 
-    @torch.inference_mode()
     def predict(self, path: str | Path) -> Prediction:
+        """One clip's prediction; whatever goes wrong with this clip is its error, never the other clips'."""
         start = time.perf_counter()
+        try:
+            return self._predict(path, start)
+        except MemoryError:
+            reason = "ran out of memory scoring it (the other inputs are scored)"
+        except (RuntimeError, OSError, cv2.error) as err:
+            reason = f"cannot be scored ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})"
+        return Prediction(str(path), threshold=self.threshold, error=reason,
+                          seconds=round(time.perf_counter() - start, 3))
+
+    @torch.inference_mode()
+    def _predict(self, path: str | Path, start: float) -> Prediction:
         result = Prediction(str(path), threshold=self.threshold)
         try:
+            reason = unreadable_reason(Path(path))
+            if reason:
+                raise VideoError(path, reason)
             info = probe(path)
-            frames, _, decoded = read_sampled_frames(path, self.frames.num_frames, allow_short=True, info=info)
+            reason = frame_limit_reason(info.width, info.height)
+            if reason:
+                raise VideoError(path, reason)
+            frames, decoded = read_small(Path(path), self.frames.num_frames, info)
             check_decoded(path, decoded, info.header_frames)
         except VideoError as err:
             result.error = err.reason
@@ -155,12 +245,15 @@ def expand_paths(paths: list[str | Path], recursive: bool = True) -> list[Path]:
     Folders are searched recursively unless ``recursive`` is False (DFDC parts nest
     their clips a level down). A DFDC folder holds metadata.json beside the clips:
     that is not a failure, just not a video. A folder with no video is an error.
+    A video-named symbolic link that is broken or loops is kept, so that it is reported
+    as a failure with its reason rather than left out unseen.
     """
     out = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(f for f in (p.rglob("*") if recursive else p.iterdir())
-                           if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in VIDEO_SUFFIXES
+                           if (f.is_file() or (f.is_symlink() and not f.exists()))
+                           and not f.name.startswith(".") and f.suffix.lower() in VIDEO_SUFFIXES
                            and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
             if not found:
                 hint = "" if recursive else " (--no-recursive: subfolders were not searched)"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -38,12 +39,23 @@ def names() -> list[str]:
     return [BASE, *(n for n in found if n != BASE)]
 
 
+def check_name(name) -> str:
+    """A profile's name is a name (letters, digits, ``_``, ``-``), never a path: ``../x`` or ``/etc/x`` is refused."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        raise ValueError(f"profile {ascii(name)} is not a profile name (letters, digits, _ and -; not a "
+                         f"path); the profiles are: {', '.join(names())}")
+    return name
+
+
 def read_profile(name: str) -> dict:
     """The raw file of one profile (the base in full, an overlay's differences)."""
+    check_name(name)
     path = profiles_dir() / f"{name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such profile; the profiles are: {', '.join(names())}")
-    values = yaml.safe_load(path.read_text()) or {}
+    from dfd_utils.pipeline import load_yaml_file  # pipeline imports this module: read it when it is loaded
+
+    values = load_yaml_file(path) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of parameter sections")
     return values
@@ -106,6 +118,8 @@ def render(name: str) -> str:
 def write_params(name: str, path: str | os.PathLike | None = None) -> Path:
     """Check profile ``name`` with the typed configuration, then write it to ``params.yaml``."""
     from dfd_utils.config import parse
+
+    check_name(name)
 
     parse(resolve(name), f"profiles/{name}.yaml (over {BASE})")
     path = Path(path) if path is not None else project_root() / "params.yaml"

@@ -114,3 +114,38 @@ def test_the_stage_command_stops_on_a_typo_before_any_work(tmp_path):
     assert out.returncode == 2, out.stderr
     assert f"{params}: unknown key train.epoch" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.parametrize("path, value, message", [  # issue 29: types and ranges at load, by the dotted key
+    ("train.class_weighting", "false", "train.class_weighting must be true or false"),
+    ("train.channels_last", 1, "train.channels_last must be true or false"),
+    ("train.lr", float("inf"), "train.lr must be a finite number"),
+    ("train.dropout", float("nan"), "train.dropout must be a finite number"),
+    ("seed", 2**64, "seed must be <= 4294967295"),
+    ("workers", 2**70, "workers must be <= 9223372036854775807"),
+    ("data.dfdc_path", [1, 2], "data.dfdc_path must be text (a string)"),
+    ("data.source", ["dfdc"], "data.source must be text (a string)"),
+    ("device", {"cuda": 0}, "device must be text (a string)"),
+    ("data.synthetic.height", -72, "data.synthetic.height must be >= 16"),
+    ("data.synthetic.fps", 0, "data.synthetic.fps must be > 0"),
+    ("data.synthetic.duration_s", 0.01, "data.synthetic.duration_s: 0.01 s at 15.0 fps makes 1 frames"),
+    ("real_faces.faces.fps", 0, "real_faces.faces.fps must be > 0"),
+    ("evaluate.threshold_grid", [0.5, "x"], "evaluate.threshold_grid item 1: must be a number"),
+    ("frames.jpeg_quality", 90.0, "frames.jpeg_quality must be an integer"),
+])
+def test_a_value_of_the_wrong_type_or_out_of_range_is_refused_at_load(path, value, message):
+    with pytest.raises(ConfigError) as err:
+        parse(with_change(path, value))
+    assert message in str(err.value) and str(err.value).startswith("params.yaml: ")
+
+
+def test_a_params_file_is_read_with_aliases_and_duplicate_keys_refused(tmp_path):
+    from dfd_utils.pipeline import YamlError, load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text("base: &b {seed: 1}\nother: *b\n")
+    with pytest.raises(YamlError, match=r"params.yaml: not a valid parameters file \(line 2, column 8\): YAML alias"):
+        load_params(path)
+    path.write_text("train:\n  lr: 0.1\n  lr: 0.2\n")
+    with pytest.raises(YamlError, match="key 'lr' is given twice"):
+        load_params(path)

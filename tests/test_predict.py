@@ -66,8 +66,12 @@ def test_threshold_option_decides(ckpt, tmp_path, capsys):
     clip = write_clip(tmp_path / "a.mp4")
     _, out, _ = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", "--threshold", "0")
     assert json.loads(out)["results"][0]["verdict"] == "FAKE"
-    _, out, _ = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", "--threshold", "1.01")
-    assert json.loads(out)["results"][0]["verdict"] == "REAL"
+    _, out, _ = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", "--threshold", "1")
+    result = json.loads(out)["results"][0]
+    assert result["verdict"] == ("FAKE" if result["score"] >= 1 else "REAL")
+    for outside in ("1.01", "-3", "2"):  # a threshold is compared with a probability or a share: [0, 1] only
+        code, out, err = run(capsys, "predict", clip, "--checkpoint", ckpt, "--json", f"--threshold={outside}")
+        assert code == 2 and out == "" and "--threshold must be within [0, 1]" in err
 
 
 @pytest.mark.slow  # a few seconds: kept out of make test-fast

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -57,6 +58,29 @@ def save_checkpoint(path: str | os.PathLike, model: Detector, name: str, model_c
         torch.save(payload, tmp)
 
 
+def check_shapes(path: Path, name: str, cfg: dict, state: dict) -> None:
+    """The model ``cfg`` describes, built without memory (PyTorch's meta device), must have exactly the weights'
+    names and shapes: a checkpoint saying ``hidden: 1000000`` beside 16 MB of weights is refused, not built."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise ValueError(f"{path}: its state_dict is not a mapping of weight names to tensors")
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_model(name, weights=None, **cfg).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError, NotImplementedError, OverflowError) as err:
+        raise ValueError(f"{path}: its model_cfg cannot build {name!r} ({str(err)[:300]})") from None
+    missing = sorted(set(shapes) - set(state))
+    unexpected = sorted(set(state) - set(shapes))
+    wrong = [f"{k} {tuple(state[k].shape)} (model_cfg gives {shapes[k]})" for k in sorted(set(shapes) & set(state))
+             if tuple(state[k].shape) != shapes[k]]
+    if missing or unexpected or wrong:
+        said = "; ".join(filter(None, (
+            wrong and f"shapes differ: {', '.join(wrong[:3])}{'...' if len(wrong) > 3 else ''}",
+            missing and f"missing: {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}",
+            unexpected and f"unexpected: {', '.join(unexpected[:3])}{'...' if len(unexpected) > 3 else ''}")))
+        raise ValueError(f"{path}: its model_cfg does not fit its weights ({said}); the model was not built")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Detector, dict]:
     """Rebuild a detector from a checkpoint; returns ``(model, payload)``."""
     path = Path(path)
@@ -65,22 +89,30 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Detect
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from None
+        if isinstance(err, pickle.UnpicklingError):  # torch's own advice (weights_only=False) would run its code
+            reason = "it holds Python objects besides weights and plain values; loading them could run code"
+        else:
+            reason = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}"
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a dfd checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     missing = [k for k in ("model", "model_cfg", "state_dict") if k not in payload]
     if missing:
         raise ValueError(f"{path}: damaged dfd checkpoint, {', '.join(missing)} missing")
-    if payload["model"] not in MODELS or not isinstance(payload["model_cfg"], dict):
-        raise ValueError(f"{path}: names model {payload['model']!r}; expected one of {sorted(MODELS)}")
+    name, cfg = payload["model"], payload["model_cfg"]
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"{path}: names model {name!r}; expected one of {sorted(MODELS)}")
+    if not isinstance(cfg, dict) or not all(isinstance(k, str) for k in cfg):
+        raise ValueError(f"{path}: its model_cfg is not a mapping of setting names ({type(cfg).__name__})")
+    check_shapes(path, name, cfg, payload["state_dict"])  # before any memory is spent on the real model
     try:
-        model = build_model(payload["model"], weights=None, **payload["model_cfg"])
+        model = build_model(name, weights=None, **cfg)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{path}: its model_cfg cannot build {payload['model']!r} ({err})") from None
+        raise ValueError(f"{path}: its model_cfg cannot build {name!r} ({err})") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: weights do not fit model {payload['model']!r}: {str(err)[:300]}") from None
+        raise ValueError(f"{path}: weights do not fit model {name!r}: {str(err)[:300]}") from None
     bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if bad:
         raise ValueError(f"{path}: weights hold NaN or infinity ({', '.join(bad[:3])}{'...' if len(bad) > 3 else ''})"

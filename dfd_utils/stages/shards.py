@@ -23,7 +23,6 @@ stages 03-08 read it unchanged.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -33,31 +32,18 @@ import pandas as pd
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
 from dfd_utils.frames import extract_all, write_index
 from dfd_utils.io import atomic_path, link_tree, read_json, sha256, write_json_atomic
+from dfd_utils.lock import writing
+from dfd_utils.safe_names import check_video_name, video_name_problem
 from dfd_utils.sources import dfdc
 from dfd_utils.sources.metadata import LABELS, Skip, VideoRecord
 from dfd_utils.splits import SplitConfig, split_videos
+from dfd_utils.stages.part_records import check_complete, check_record, parse_parts  # noqa: F401 (public)
 from dfd_utils.video import VideoError, probe
 
 log = logging.getLogger(__name__)
 
 PART_FILE = "part.json"
 SIZE = (1080, 1920)  # the paper keeps horizontal full-HD clips only
-
-
-def parse_parts(text: str) -> list[int]:
-    """``"3,4"`` or ``"0-9,12"`` -> sorted distinct part numbers; anything else is refused, quoting it."""
-    parts: set[int] = set()
-    for piece in filter(None, (p.strip() for p in str(text).split(","))):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", piece)
-        if not match:
-            raise ValueError(f"--parts {text!r}: {piece!r} is not a part number or a range like 0-9")
-        low, high = int(match.group(1)), int(match.group(2) or match.group(1))
-        if high < low:
-            raise ValueError(f"--parts {text!r}: the range {piece!r} runs backwards")
-        parts.update(range(low, high + 1))
-    if not parts:
-        raise ValueError(f"--parts {text!r}: no part named")
-    return sorted(parts)
 
 
 def part_dir(shards: str | Path, part: int) -> Path:
@@ -86,8 +72,21 @@ def extract_part(root: str | Path, part: int, shards: str | Path, frames: FrameC
                                 f"{list(found) or 'none'}")
     source = found[part]
     out = part_dir(shards, part)
+    with writing(out):  # one extraction per part folder: a second one stops at once, naming the holder
+        (out / PART_FILE).unlink(missing_ok=True)  # the part is not complete until its new record is written
+        record = _extract_locked(source, part, out, frames, workers)
+        check_complete(out, record, out / PART_FILE)  # every video's files, before the record vouches for them
+        write_json_atomic(out / PART_FILE, record)
+    log.info("part %d: %d videos extracted, %d skipped", part, len(record["videos"]), len(record["skipped"]))
+    return record
+
+
+def _extract_locked(source: Path, part: int, out: Path, frames: FrameConfig, workers: int | None) -> dict:
     clips = out / ".clips"  # zip members copied out for decoding, removed afterwards
     candidates, skips = dfdc.part_candidates(source)
+    bad = {c.name: problem for c in candidates if (problem := video_name_problem(c.name))}
+    skips += [Skip(str(name), f"{source}: video name {problem}") for name, problem in bad.items()]
+    candidates = [c for c in candidates if c.name not in bad]  # names become folders: plain video file names only
     try:
         records = [r for c in sorted(candidates, key=lambda c: c.name) if (r := _usable(c, clips, skips))]
         if not records:
@@ -99,11 +98,8 @@ def extract_part(root: str | Path, part: int, shards: str | Path, frames: FrameC
     videos = {r.name: {"label": r.label, "original": r.original, "sha256": checksums[r.name],
                        "indices": done[r.name]["indices"], "num_decoded": done[r.name]["num_decoded"]}
               for r in records if r.name in done}
-    record = {"part": part, "source": source.name, "frames": asdict(frames), "videos": videos,
-              "skipped": {s.name: s.reason for s in [*skips, *failed]}}
-    write_json_atomic(out / PART_FILE, record)
-    log.info("part %d: %d videos extracted, %d skipped", part, len(videos), len(record["skipped"]))
-    return record
+    return {"part": part, "source": source.name, "frames": asdict(frames), "videos": videos,
+            "skipped": {s.name: s.reason for s in [*skips, *failed]}}
 
 
 def read_parts(shards: str | Path) -> dict[int, dict]:
@@ -111,12 +107,8 @@ def read_parts(shards: str | Path) -> dict[int, dict]:
     shards = Path(shards)
     parts = {}
     for path in sorted(shards.glob(f"part_*/{PART_FILE}")):
-        record = read_json(path)
-        if not isinstance(record, dict) or not isinstance(record.get("videos"), dict) or "part" not in record:
-            raise ValueError(f"{path}: not a part record (expected part, videos, frames)")
-        if path.parent.name != f"part_{record['part']}":
-            raise ValueError(f"{path}: says part {record['part']} but lies in {path.parent.name}")
-        parts[int(record["part"])] = record
+        record = check_record(read_json(path), path)  # names, numbers and indices, before anything is written
+        parts[record["part"]] = record
     if not parts:
         raise FileNotFoundError(f"{shards}: no part_N/{PART_FILE}; run `dfd extract --parts ...` first")
     return dict(sorted(parts.items()))
@@ -151,6 +143,8 @@ def merge(shards: str | Path, out: str | Path | None = None) -> pd.DataFrame:
                              "position": position, "frame_index": index, "part": part,
                              "path": f"part_{part}/frames/{video_stem(name)}/{frame_name(position)}"})
         skipped.update({name: f"part {part}: {reason}" for name, reason in record["skipped"].items()})
+    for part, record in parts.items():  # no manifest row for a frame file that does not exist
+        check_complete(part_dir(shards, part), record, part_dir(shards, part) / PART_FILE)
     manifest = pd.DataFrame(rows).sort_values(["video", "position"], ignore_index=True)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "manifest.csv") as tmp:
@@ -172,15 +166,22 @@ def to_frames(shards: str | Path, frames_out: str | Path, splits: SplitConfig, s
     shards, frames_out = Path(shards), Path(frames_out)
     manifest = merge(shards)
     metadata = read_json(shards / "merged" / "metadata.json")
+    for name in metadata:
+        check_video_name(name, shards / "merged" / "metadata.json")
     records = [VideoRecord(name, Path(name), LABELS[e["label"]], e["original"]) for name, e in metadata.items()]
     indices = manifest.groupby("video").frame_index.apply(list).to_dict()  # video -> its sampled frame indices
     done = {r.name: {"indices": indices[r.name]} for r in records}
     frames_out.mkdir(parents=True, exist_ok=True)
     earlier = frames_out / "manifest.csv"  # a former merge's videos: those no longer merged are removed
     if earlier.is_file():
-        for stem in set(pd.read_csv(earlier, keep_default_na=False).video.map(video_stem)) - {
-                video_stem(n) for n in metadata}:
-            shutil.rmtree(frames_out / stem, ignore_errors=True)
+        former = pd.read_csv(earlier, keep_default_na=False, dtype=str)
+        if "video" not in former:
+            raise ValueError(f"{earlier}: not a frames manifest (no video column); nothing was removed")
+        for name in set(former.video):  # every name checked before any folder is removed
+            check_video_name(name, earlier)
+        for stem in set(former.video.map(video_stem)) - {video_stem(n) for n in metadata}:
+            if (frames_out / stem).is_dir() and not (frames_out / stem).is_symlink():
+                shutil.rmtree(frames_out / stem, ignore_errors=True)
     for name, entry in metadata.items():  # linked anew each time: a re-extracted part's frames are new files
         link_tree(part_dir(shards, entry["part"]) / "frames" / video_stem(name), frames_out / video_stem(name))
     assignment = split_videos(records, splits.fractions, seed)
