@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dfd_utils.claims_checks import (  # noqa: F401
@@ -58,6 +60,7 @@ from dfd_utils.claims_verdicts import (  # noqa: F401
     seed_runs,
     seed_values,
 )
+from dfd_utils.io import write_json_atomic
 from dfd_utils.stats import Columns, auc  # noqa: F401
 
 
@@ -232,3 +235,19 @@ def decide_all(r: Results, claims=CLAIMS) -> list[Decided]:
             e = c.check(r)
             out.append(Decided(c, e, decide(e)))
     return out
+
+
+def write_verdicts(path: str | Path, decided: list[Decided]) -> dict:
+    """``metrics/claims.json``: each claim's verdict, effect, interval, its method and the seeds that agree, so that
+    two runs (another CPU, other kernels) are compared verdict by verdict, and ``dvc metrics diff`` shows a change."""
+    def number(x) -> float | None:
+        return round(float(x), 6) if x is not None and np.isfinite(x) else None
+
+    record = {d.claim.id: {"verdict": d.verdict.verdict, "seeds_agree": d.verdict.agree, "seeds": d.verdict.seeds,
+                           **({"effect": number(d.evidence.effect), "low": number(d.evidence.low),
+                               "high": number(d.evidence.high), "method": d.evidence.method}
+                              if d.evidence is not None else {})}
+              for d in decided}
+    write_json_atomic(Path(path), record)
+    return record
+

@@ -349,3 +349,18 @@ def test_the_published_context_cites_a_source_and_protocol_for_every_number():
     values = " ".join(table.value)
     for number in ("0.42798", "0.6518", "0.636", "0.7301", "0.951"):  # REFERENCES.md: winner, black-box, DFB, SBI, ViT
         assert number in values
+
+
+def test_the_verdicts_file_holds_every_claim_with_its_interval_and_method(tmp_path):
+    from dfd_utils.claims import CLAIMS, Decided, Evidence, Verdict, write_verdicts
+
+    evidence = Evidence("video AUC, a - b", 0.1234567, 0.05, 0.2, (0.1, 0.12), 1, method="paired BCa")
+    decided = [Decided(CLAIMS[0], evidence, Verdict("holds", 2, 2, "why")),
+               Decided(CLAIMS[1], None, Verdict("not tested", 0, 0, "qualitative"))]
+    record = write_verdicts(tmp_path / "claims.json", decided)
+    assert record[CLAIMS[0].id] == {"verdict": "holds", "seeds_agree": 2, "seeds": 2, "effect": 0.123457,
+                                    "low": 0.05, "high": 0.2, "method": "paired BCa"}
+    assert record[CLAIMS[1].id] == {"verdict": "not tested", "seeds_agree": 0, "seeds": 0}
+    import json
+
+    assert json.loads((tmp_path / "claims.json").read_text()) == record

@@ -139,3 +139,27 @@ def test_the_families_chapter_shows_the_frame_order_test_of_every_temporal_and_b
     for family in ORDER_FAMILIES:  # a per-frame model without flow: its frames' scores, in another order
         shuffled = order["baseline"][family]["shuffled"]
         assert shuffled["max_score_change"] < 1e-6 and shuffled["drop"] == 0
+
+
+def test_chapter_00_measures_both_kinds_without_training_anything():
+    result = json.loads((Paths.at(ROOT).metrics / "difficulty.json").read_text())
+    assert set(result["chosen"]) == {"spatial", "temporal"}
+    assert [row["strength"] for row in result["sweep"]] == [0.3, 0.6]  # the smoke profile's strengths
+    assert all(row["spatial_ratio"] > 0 and row["temporal_ratio"] > 0 for row in result["sweep"])
+    assert "The rule sets the spatial knobs" in _outputs(run_smoke_study()["00_difficulty"])
+    assert not (Paths.at(ROOT).artifacts / "difficulty").exists()  # no sweep set, no model: nothing trained
+
+
+def test_chapter_07_keeps_its_validation_comparison_of_how_much_trains():
+    regime = json.loads((Paths.at(ROOT).metrics / "cnn3d.json").read_text())["regime"]
+    assert list(regime["val_auc"]) == ["0", "2"]  # the smoke profile's grid
+    assert regime["chosen"] in (0, 2) and regime["used"] == 2  # the demo's train_blocks, which smoke inherits
+    assert "Validation video AUC" in _outputs(run_smoke_study()["07_3d_cnn__cnn3d"])
+
+
+def test_chapter_10_keeps_every_verdict_for_comparing_runs():
+    from dfd_utils.claims import CLAIMS, VERDICTS
+
+    record = json.loads((Paths.at(ROOT).metrics / "claims.json").read_text())
+    assert set(record) == {c.id for c in CLAIMS}
+    assert all(v["verdict"] in VERDICTS for v in record.values())
