@@ -154,7 +154,16 @@ def test_real_faces_comparison_reading_and_bars():
     shown = real_faces.shown(table)
     assert shown.loc["baseline", "face - full"] == "+0.20" and shown.loc["baseline", "face"] == "0.80 [0.60, 0.90]"
     text = real_faces.reading(table, results)
-    assert text.startswith("Face crops score higher for 1 of 2 models") and "13 test videos" in text
+    assert text == "Face crops score higher for 1 of 2 models (mean change +0.100 AUC, first seed)."
+    differences = pd.DataFrame([  # paired face - full: baseline better at every seed, cnn3d's interval holds 0
+        {"model": "baseline", "difference": 0.2, "low": 0.05, "high": 0.35, "method": "paired BCa",
+         "seeds": [0.2, 0.1]},
+        {"model": "cnn3d", "difference": 0.0, "low": -0.1, "high": 0.1, "method": "paired BCa", "seeds": [0.0, 0.1]}])
+    text = real_faces.reading(table, results, differences)
+    assert "Paired over the same 13 test videos (the AUC difference, face minus full, paired BCa)" in text
+    assert "face crops are better for baseline, worse for no model; for the other 1 the interval holds 0" in text
+    differences.at[0, "seeds"] = [0.2, -0.01]  # one seed disagrees: nothing is counted
+    assert "better for no model" in real_faces.reading(table, results, differences)
     assert list(real_faces.confusions(results)) == ["baseline\nfull", "cnn3d\nfull", "baseline\nface", "cnn3d\nface"]
     ax = plots.variant_bars(table)
     assert len(ax.patches) == 4
@@ -243,3 +252,22 @@ def test_example_frames_show_the_first_test_fake_and_its_original(tmp_path):
     assert list(shown) == ["REAL a.mp4", "FAKE b.mp4"] and shown["FAKE b.mp4"].shape == (4, 12, 20, 3)
     assert [int(f[0, 0, 0]) for f in shown["FAKE b.mp4"]] == pytest.approx([0, 50, 100, 150], abs=2)  # 0, 5, 10, 15
     assert panels.example_frames(tmp_path, 8, three_d=True)["FAKE b.mp4"].shape == (8, 16, 16, 3)
+
+
+def test_real_faces_paired_reads_both_inputs_scores_on_the_same_videos(tmp_path):
+    from dfd_utils.paths import Paths
+
+    videos = [f"v{i}.mp4" for i in range(20)]
+    labels = [i % 2 for i in range(20)]
+    for variant, probs in (("face", [0.9 if y else 0.1 for y in labels]), ("full", [0.5] * 20)):
+        folder = Paths.at(real_faces.variant_root(tmp_path, variant)).predictions / "baseline"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"split": "test", "video": videos, "family": [f"f{i // 2}" for i in range(20)],
+                      "label": labels, "prob": probs}).to_csv(folder / "videos.csv", index=False)
+    results = {v: {"baseline": {"seeds": {"runs": [{"seed": 0, "roc_auc": a}, {"seed": 1, "roc_auc": a - 0.1}]}}}
+               for v, a in (("face", 1.0), ("full", 0.5))}
+    table = real_faces.paired(tmp_path, results, n_boot=200)
+    row = table.iloc[0]
+    assert row.model == "baseline" and row.difference == pytest.approx(0.5)  # AUC 1.0 against 0.5
+    assert row.low > 0 and row.seeds == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert "paired cluster bootstrap BCa" in row.method
