@@ -9,19 +9,26 @@ The package follows the data path; each module holds one idea::
     frames.py       02  extraction: 16 frames per video, stamped (the writer)
     frame_store.py      the extracted frames' layout and reader (every later stage)
     flow.py         03  Farneback optical flow between consecutive frames
-    splits.py           train/val/test by original family (no leak between a fake and its original)
+    flow_reading.py 03  what a fake adds to its original's flow (chapter 03's reading)
+    splits.py           train/val/test by original family (a fake in its original's split)
+    resplit.py          each seed after the first on its own split of the same videos
     datasets.py         frames, 3D frames and flow as tensors; the models' views
     models/             the backbone factory and the five detectors (the paper's tables)
     losses.py           BCE and BCE + soft F1, class weights
     precision.py        device, bf16/fp16 autocast, memory format, per CPU
     train.py        04-07  one resumable training loop for all five
-    evaluate.py         video scores (frame-to-video rules), metrics, thresholds, bootstrap intervals
+    evaluate.py         video scores (frame-to-video rules), metrics, thresholds, intervals
+    stats.py            cluster bootstrap BCa, paired differences, TOST equivalence, detectable effects
     gradcam.py          where a detector looks
     report.py       08  comparison tables and their computed reading
     calibration.py  11  reliability, ECE, a temperature fitted on validation (``dfd predict`` applies it)
     plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
     predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
-    stages/             each notebook's work as functions (subset, frames, flow, detector, real_faces)
+    difficulty.py   00  the rule that sets the artifacts' strengths from measured magnitudes (no model)
+    claims*.py      10  the paper's claims as data, their checks, verdicts and text
+    frame_order.py  12  each model scored with its frames shuffled and repeated
+    stages/             each notebook's work as functions (difficulty, subset, frames, flow, detector, regime,
+                        real_faces, families, frame_count, shards)
 
 Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
 (overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
