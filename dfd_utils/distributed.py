@@ -55,7 +55,6 @@ from dfd_utils.features import features_fit, with_features
 from dfd_utils.losses import class_weights, make_loss
 from dfd_utils.models import Detector, build_model
 from dfd_utils.precision import prepare, resolve_device
-from dfd_utils.provenance import why_stale
 from dfd_utils.settings import TrainConfig
 from dfd_utils.split_arrays import open_array
 from dfd_utils.train import forward, item_labels, log_epoch, loss_config, predict, run_stamp, trainable_parameters
@@ -119,9 +118,7 @@ def launch(model: Detector, name: str, train: SplitData, val: SplitData, cfg: Tr
         train, val = (d if features_fit(model, d) else with_features(model, d) for d in (train, val))
     last = run_dir / "last.pt"
     saved = loop._load_last(last)
-    why = "not made yet" if saved is None else why_stale(saved.get("made_by"), made_by)
-    if why is None and saved["state"]["epoch"] > cfg.epochs:
-        why = f"it ran {saved['state']['epoch']} epochs, more than the {cfg.epochs} asked for"
+    why = loop.why_not_resumed(saved, made_by, cfg.epochs, run_dir)
     if why is not None and saved is not None:
         log.warning("%s starts over: %s", run_dir, why)
         for old in (last, run_dir / "best.pt"):
@@ -134,7 +131,7 @@ def launch(model: Detector, name: str, train: SplitData, val: SplitData, cfg: Tr
            "live_dir": str(live_dir) if live_dir is not None else "",
            "train": _split_payload(train, needed), "val": _split_payload(val, needed)}
     job_path = run_dir / "ddp_job.pt"
-    loop._save_atomic(job, job_path)
+    loop._save_atomic(job, job_path, sealed=False)
     rendezvous = shlex.split(os.environ.get("DFD_TORCHRUN", "--standalone"))  # several machines: see the README
     cmd = [sys.executable, "-m", "torch.distributed.run", *rendezvous, "--nproc_per_node", str(nproc),
            "-m", "dfd_utils.distributed", str(job_path)]

@@ -42,6 +42,7 @@ import torch
 from dfd_utils.datasets import SplitData
 from dfd_utils.digest import tensor_digest
 from dfd_utils.io import atomic_path
+from dfd_utils.kept import seal, warn, why_unsealed
 from dfd_utils.models import Detector
 from dfd_utils.provenance import module_version
 
@@ -196,6 +197,7 @@ class FeatureCache:
             for i, computed in zip(block, videos_features(model, inputs[block])):  # (T, C) or (C,) each
                 with atomic_path(paths[i]) as tmp:
                     torch.save(computed.clone(), tmp)  # its own storage, not a view of the whole batch
+                seal(paths[i])  # its SHA-256 beside it: checked before each reuse
                 features[i] = computed
         model.train(was_training)
         log.info("%s features: %d of %d videos reused (same trunk, frames and code), %d computed", split,
@@ -204,18 +206,23 @@ class FeatureCache:
 
     @staticmethod
     def _load(path: Path, video: torch.Tensor, three_d: bool) -> torch.Tensor | None:
-        """A stored video's features, or None where there are none to trust (missing, damaged, wrong shape)."""
+        """A stored video's features, or None where there are none to trust (missing, damaged, wrong shape, bytes
+        other than those written: ``dfd_utils.kept``)."""
         if not path.is_file():
             return None
         try:
             stored = torch.load(path, weights_only=True)  # (T, C) or (C,) float32
         except Exception as err:  # a truncated or foreign file: never trusted, recomputed
-            log.info("features: %s unreadable (%s): computed afresh", path, err)
+            log.warning("features: %s unreadable (%s): computed afresh", path, err)
             return None
         expected = (1, 4) if three_d else (2,)  # a clip's (C,), or (C', T', h, w) for a 3D CNN's trained tail
         if not isinstance(stored, torch.Tensor) or stored.dim() not in expected or stored.dtype != torch.float32 or (
                 not three_d and stored.shape[0] != video.shape[0]):
-            log.info("features: %s holds %s, not one video's: computed afresh", path,
-                     tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__)
+            log.warning("features: %s holds %s, not one video's: computed afresh", path,
+                        tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__)
+            return None
+        why = why_unsealed(path)  # same shape and dtype, other values (zeroed, edited): the digest tells
+        if why is not None:
+            warn(path, why, "its features computed afresh")
             return None
         return stored

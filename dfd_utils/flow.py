@@ -17,7 +17,8 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.frame_store import load_video_frames, video_stem
-from dfd_utils.io import atomic_path, link_or_copy, process_pool, progress, sha256_files, write_json_atomic
+from dfd_utils.io import atomic_path, link_or_copy, process_pool, progress, sha256, sha256_files, write_json_atomic
+from dfd_utils.kept import CHANGED, UNRECORDED, warn, why_changed
 from dfd_utils.lock import held_for_reading
 from dfd_utils.paths import require
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
@@ -91,17 +92,30 @@ def flow_stamp(frames_root: Path, name: str, cfg: FlowConfig) -> dict:
 
 
 def _saved_stamp(path: Path) -> dict | None:
+    """The stamp a flow file was made by, from its record ``{"made_by": stamp, "sha256": the .npy's}``."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return record.get("made_by") if isinstance(record, dict) else None
+
+
+def _why_changed(out: Path) -> str | None:
+    """None when the flow file holds the bytes its record says it was written with; else ``"<file>: why"``."""
+    try:
+        recorded = json.loads(stamp_path(out.parent, out.name).read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    why = why_changed(out, recorded)
+    return None if why is None else f"{out}: {why}"
 
 
 def _same_elsewhere(donors: tuple[Path, ...], flow_root: Path, name: str, made_by: dict) -> Path | None:
     """A donor root's flow of ``name`` made by exactly ``made_by`` (the same frames' bytes, settings, code)."""
     for donor in donors:
         if (donor.resolve() != flow_root.resolve() and flow_path(donor, name).is_file()
-                and why_stale(_saved_stamp(stamp_path(donor, name)), made_by) is None):
+                and why_stale(_saved_stamp(stamp_path(donor, name)), made_by) is None
+                and _why_changed(flow_path(donor, name)) is None):
             return flow_path(donor, name)
     return None
 
@@ -112,6 +126,8 @@ def _flow_job(args) -> tuple[str, str | None, Path | None]:
     name, frames_root, flow_root, cfg, made_by, donors = args
     out, record = flow_path(flow_root, name), stamp_path(flow_root, name)
     why = why_stale(_saved_stamp(record), made_by) if out.is_file() else "not made yet"
+    if why is None:
+        why = _why_changed(out)  # a hand-edited file, whatever its mtime: warned in the parent
     if why is None:
         return name, None, None
     record.unlink(missing_ok=True)  # never a stamp beside flow it did not make
@@ -125,7 +141,7 @@ def _flow_job(args) -> tuple[str, str | None, Path | None]:
         if same is None:
             cv2.setNumThreads(1)
             np.save(tmp, video_flow(load_video_frames(frames_root, name), cfg))
-    write_json_atomic(record, made_by)
+    write_json_atomic(record, {"made_by": made_by, "sha256": sha256(out)})
     return name, why, same
 
 
@@ -155,6 +171,8 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
         donors = held_for_reading(held, donors)  # a donor being written is left out
         jobs = [(n, frames_root, flow_root, cfg, flow_stamp(frames_root, n, cfg), donors) for n in names]  # stamped
         for name, why, source in progress(pool.map(_flow_job, jobs), total=len(jobs), desc="flow"):
+            if why is not None and why.endswith((CHANGED, UNRECORDED)):
+                warn(why.rsplit(": ", 1)[0], why.rsplit(": ", 1)[1], "its flow computed again")
             if source is not None:
                 redone.link(name, source, why)
             else:

@@ -20,7 +20,18 @@ import pandas as pd
 
 from dfd_utils.face_tracking import FaceTrack, crop, crop_box, track_clip
 from dfd_utils.frame_store import FrameConfig, frame_name, video_stem
-from dfd_utils.io import atomic_path, link_tree, process_pool, progress, read_json, sha256, write_json_atomic
+from dfd_utils.io import (
+    atomic_path,
+    disk_full,
+    free_bytes,
+    link_tree,
+    process_pool,
+    progress,
+    read_json,
+    sha256,
+    write_json_atomic,
+)
+from dfd_utils.kept import CHANGED, UNRECORDED, current_digest, warn, why_changed
 from dfd_utils.lock import held_for_reading
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 from dfd_utils.sources.metadata import Skip, VideoRecord
@@ -31,7 +42,24 @@ log = logging.getLogger(__name__)
 
 def _imwrite(path: Path, rgb: np.ndarray, quality: int) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        if free_bytes(path) < (1 << 20):  # OpenCV says only False: a full disk is named, with the file
+            raise disk_full(path)
         raise OSError(f"{path}: cannot write JPEG")
+
+
+def frame_files(cfg: FrameConfig) -> list[str]:
+    """Every file of a video's frames, relative to its folder: the 2D frames, then the 3D ones."""
+    return [frame_name(i) for i in range(cfg.num_frames)] + [f"3d/{frame_name(i)}" for i in range(cfg.num_frames)]
+
+
+def changed_file(folder: Path, info: dict, cfg: FrameConfig) -> str | None:
+    """None when every frame file of ``folder`` holds the bytes its ``info.json`` recorded; else ``"<file>: why"``."""
+    recorded = info.get("sha256") if isinstance(info.get("sha256"), dict) else {}
+    for rel in frame_files(cfg):
+        why = why_changed(folder / rel, recorded.get(rel))
+        if why is not None:
+            return f"{folder / rel}: {why}"
+    return None
 
 
 def model_view(frames: np.ndarray, height: int, width: int, face: FaceTrack | None = None, margin: float = 0.3
@@ -68,15 +96,20 @@ def extract_video(path: Path, out_dir: Path, cfg: FrameConfig, made_by: dict | N
     face = track_clip(frames) if cfg.crop == "face" else None
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "3d").mkdir(parents=True)
-    for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
-        for position, frame in enumerate(model_view(frames, h, w, face, cfg.crop_margin)):
-            _imwrite(folder / frame_name(position), frame, cfg.jpeg_quality)
-    meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
-            "header_frames": info.header_frames, "made_by": made_by}
-    if face is not None:
-        meta["face"] = face.summary()
-    write_json_atomic(tmp / "info.json", meta)
+    try:
+        (tmp / "3d").mkdir(parents=True)
+        for folder, (h, w) in ((tmp, (cfg.height, cfg.width)), (tmp / "3d", (cfg.size_3d, cfg.size_3d))):
+            for position, frame in enumerate(model_view(frames, h, w, face, cfg.crop_margin)):
+                _imwrite(folder / frame_name(position), frame, cfg.jpeg_quality)
+        meta = {"indices": indices, "num_decoded": decoded, "source_size": [info.height, info.width],
+                "header_frames": info.header_frames, "made_by": made_by,
+                "sha256": {rel: sha256(tmp / rel) for rel in frame_files(cfg)}}  # checked before each reuse
+        if face is not None:
+            meta["face"] = face.summary()
+        write_json_atomic(tmp / "info.json", meta)
+    except BaseException:  # a full disk, a kill: no half-written temp folder left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     return meta
@@ -100,7 +133,7 @@ def _same_elsewhere(donors: tuple[Path, ...], out_dir: Path, cfg: FrameConfig, m
         folder = donor / out_dir.name
         saved = _read_info(folder)
         if (saved and why_stale(saved.get("made_by"), made_by) is None and _complete(folder, cfg)
-                and folder.resolve() != out_dir.resolve()):
+                and folder.resolve() != out_dir.resolve() and changed_file(folder, saved, cfg) is None):
             return folder, saved
     return None
 
@@ -118,6 +151,8 @@ def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict, tuple[Path, .
     why = why_stale(saved.get("made_by"), made_by) if saved else "not made yet"
     if why is None and not _complete(out_dir, cfg):
         why = "some of its frame files are gone"
+    if why is None:
+        why = changed_file(out_dir, saved, cfg)  # a hand-edited JPEG, whatever its mtime: warned in the parent
     if why is None:
         return record.name, saved, None, None, None
     same = _same_elsewhere(donors, out_dir, cfg, made_by)
@@ -176,9 +211,11 @@ def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, 
     redone = Redone("frames")
     with contextlib.ExitStack() as held, process_pool(workers) as pool:
         donors = held_for_reading(held, donors)  # a donor being written is left out
-        jobs = [(r, root, cfg, frame_stamp(checksums.get(r.name) or sha256(r.path), cfg), donors) for r in records]
+        jobs = [(r, root, cfg, frame_stamp(source_digest(r, checksums), cfg), donors) for r in records]
         for name, meta, reason, why, source in progress(pool.map(_extract_job, jobs), total=len(jobs),
                                                         desc="frames"):
+            if why is not None and why.endswith((CHANGED, UNRECORDED)):
+                warn(why.rsplit(": ", 1)[0], why.rsplit(": ", 1)[1], "the video's frames made again")
             if source is not None:
                 redone.link(name, source, why)
             else:
@@ -190,6 +227,16 @@ def extract_all(records: list[VideoRecord], root: str | Path, cfg: FrameConfig, 
                 done[name] = meta
     redone.log()
     return done, skips
+
+
+def source_digest(record: VideoRecord, checksums: dict[str, str]) -> str:
+    """The clip's SHA-256, read from its bytes: ``checksums.json`` is compared, never trusted (a clip changed with
+    its mtime restored keeps its old checksum there), and a clip that differs from it is named."""
+    actual = current_digest(record.path)
+    if checksums.get(record.name) not in (None, actual):
+        warn(record.path, "its bytes differ from its SHA-256 in checksums.json (changed after it was made)",
+             "its frames are keyed on its bytes (rerun stage 01 to make the clip again)")
+    return actual
 
 
 def face_crop_summary(done: dict[str, dict]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -106,3 +107,33 @@ def link_tree(source: str | os.PathLike, target: str | os.PathLike) -> None:
         raise FileNotFoundError(f"{source}: missing (the stage that writes it has not run, or its output was removed)")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, copy_function=link_or_copy)
+
+
+def mount_point(path: str | os.PathLike) -> Path:
+    """The mount point (the disk) that holds ``path``, or would hold it once written."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    """Bytes an unprivileged writer may still put on the disk holding ``path``."""
+    st = os.statvfs(mount_point(path))
+    return st.f_bavail * st.f_frsize
+
+
+def disk_full(path: str | os.PathLike, needed: int | None = None) -> OSError:
+    """ENOSPC naming the disk and the file being written (the kernel's error names neither)."""
+    free = free_bytes(path)
+    want = f", {needed} needed" if needed is not None else ""
+    return OSError(errno.ENOSPC, f"no space left on the disk mounted at {mount_point(path)} ({free} bytes free{want}) "
+                                 f"while writing {path}")
+
+
+def ensure_space(path: str | os.PathLike, needed: int) -> None:
+    """Refuse, before anything is written, a file of ``needed`` bytes that the disk holding ``path`` cannot take."""
+    if free_bytes(path) < needed:
+        raise disk_full(path, needed)

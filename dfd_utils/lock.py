@@ -4,7 +4,7 @@ Two runs of one stage writing the same folder (two terminals, a notebook in Lab 
 ``dvc repro``) would interleave temp files, stamps and renames. Each stage function
 takes an exclusive ``flock`` on ``<folder>.lock`` beside the folder it writes; the
 lock dies with its process, so a crash never leaves a stale lock behind. A stage that
-links files from another stage's folder (a *donor*: ``provenance.Ledger.adopt``) holds a
+links files from another stage's folder (a *donor*: ``ledger.Ledger.adopt``) holds a
 shared lock on it meanwhile (:func:`reading`), so it never links a unit half rewritten.
 """
 

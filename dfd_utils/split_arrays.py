@@ -13,9 +13,9 @@ kernel takes back under pressure instead of the process holding them.
 Kept across runs, so keyed on what made it (``dfd_utils.provenance``): beside each
 array, ``<split>.<kind>.json`` records the SHA-256 of every input file's bytes (the
 16 JPEGs of each video, or its flow ``.npy``), the video list, the shape and dtype, this
-writer's code, and the SHA-256 of the array file itself (read again only when the file's
-size or modification time moved, as the clip ledger does). An array is reused only when
-all of it matches; a changed frame, another writer, a truncated or overwritten file
+writer's code, and the SHA-256 of the array file itself (read again before every reuse but by
+the process that wrote it, ``dfd_utils.kept``: a size and mtime can be restored after an edit).
+An array is reused only when all of it matches; a changed frame, another writer, a truncated or overwritten file
 is written anew, with one log line saying why. Files are written under a temporary
 name and renamed (``io.atomic_path``), the stamp last, so a crash leaves no array that
 a later run could take for finished.
@@ -27,10 +27,11 @@ process's memory, never reaching the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
-import time
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ import torch
 
 from dfd_utils.flow import flow_path, load_flow
 from dfd_utils.frame_store import load_video_frames, video_stem
-from dfd_utils.io import atomic_path, progress, write_json_atomic
+from dfd_utils.io import atomic_path, disk_full, ensure_space, progress, sha256, write_json_atomic
+from dfd_utils.kept import remember, why_changed
 from dfd_utils.paths import require
 from dfd_utils.provenance import code_version, digest, stamp, why_stale
 
@@ -85,15 +87,6 @@ def inputs_digest(kind: str, names: list[str], frames_root: Path, flow_root: Pat
     return h.hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file read in 16 MiB blocks (plain reads: page cache, not this process's memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def open_array(path: str | Path, kind: str) -> torch.Tensor:
     """A stored split array as a tensor over its memory map (copy-on-write: writes never reach the file).
 
@@ -125,24 +118,7 @@ def _why_unusable(path: Path, record: Path, made_by: dict) -> str | None:
     if [list(array.shape), str(array.dtype)] != [saved.get("shape"), saved.get("dtype")]:
         return f"holds {tuple(array.shape)} {array.dtype}, its stamp says {saved.get('shape')} {saved.get('dtype')}"
     del array
-    if saved.get("stat") == file_stat(path):  # untouched since its hash was taken: not read again (as make and git)
-        return None
-    if file_digest(path) != saved.get("sha256"):
-        return "its bytes changed since it was written (damaged or overwritten)"
-    if time.time_ns() - path.stat().st_mtime_ns > RACY_NS:  # hashed once, not at each load
-        write_json_atomic(record, {**saved, "stat": file_stat(path)})
-    return None
-
-
-# A file's mtime comes from a coarse clock: a rewrite of the same size within one tick of the hash would keep its
-# stat (git's "racily clean" file). So the stat is trusted only once the file is older than this when hashed.
-RACY_NS = 2 * 10**9
-
-
-def file_stat(path: Path) -> list[int]:
-    """Size and modification time (ns): what a write to the file changes."""
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+    return why_changed(path, saved.get("sha256"))  # hashed again, unless this process just wrote it
 
 
 def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: Path, flow_root: Path | None,
@@ -150,8 +126,11 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
     """Decode every video of ``names`` into a new array at ``path``, then stamp it."""
     first = read_video(kind, names[0], frames_root, flow_root)  # (T, H, W, 3) or (T, 2, H, W): all must match
     record.unlink(missing_ok=True)  # never a stamp beside an array it did not make
+    shape = (len(names), *first.shape)
+    ensure_space(path, int(np.prod(shape)) * np.dtype(KINDS[kind]).itemsize + 4096)  # refused before a byte is written
     with atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=KINDS[kind], shape=(len(names), *first.shape))
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=KINDS[kind], shape=shape)
+        _reserve(tmp)  # every block on disk now: a disk filled by another writer is an OSError here, not a SIGBUS
         for i, name in enumerate(progress(names, desc=f"{path.name}", leave=False)):
             video = first if i == 0 else read_video(kind, name, frames_root, flow_root)
             if video.shape != first.shape:
@@ -162,8 +141,23 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
         out.flush()
         shape, dtype = list(out.shape), str(out.dtype)
         del out  # closes the map before the rename
-        sha = file_digest(tmp)
-    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha})  # stat: on reuse
+        sha = sha256(tmp)
+    remember(path, sha)
+    write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha})
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the sparse file a memory map was opened on, so running out of disk raises ENOSPC naming it."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise disk_full(path) from None
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: checked above only
+            raise
+    finally:
+        os.close(fd)
 
 
 def split_array(kind: str, split: str, names: list[str], frames_root: str | Path, flow_root: str | Path | None,

@@ -29,6 +29,7 @@ from dfd_utils.datasets import Batched, SplitData, make_view, whole
 from dfd_utils.digest import tensor_digest
 from dfd_utils.features import features_fit, with_features
 from dfd_utils.io import atomic_path, progress
+from dfd_utils.kept import seal, warn, why_unsealed
 from dfd_utils.losses import LossConfig, class_weights, make_loss
 from dfd_utils.models import Detector
 from dfd_utils.precision import autocast, prepare, resolve_device
@@ -194,9 +195,7 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
     state = {"epoch": 0, "history": [], "best_score": [-math.inf, -math.inf], "best_epoch": -1, "stale": 0}
     last = run_dir / "last.pt"
     saved = _load_last(last)
-    why = "not made yet" if saved is None else why_stale(saved.get("made_by"), made_by)
-    if why is None and saved["state"]["epoch"] > cfg.epochs:
-        why = f"it ran {saved['state']['epoch']} epochs, more than the {cfg.epochs} asked for"
+    why = why_not_resumed(saved, made_by, cfg.epochs, run_dir)
     if why is None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])  # moves the optimiser's state to the parameters' device
@@ -255,6 +254,21 @@ def _run_epochs(model, train, val, cfg, run_dir, state, optimizer, scaler, gener
             on_epoch_end(state["epoch"])
 
 
+def why_not_resumed(saved: dict | None, made_by: dict, epochs: int, run_dir: Path) -> str | None:
+    """None when the saved state (``last.pt``, read by :func:`_load_last`) may be resumed; else why the run starts
+    over: made otherwise, past ``epochs``, or ``last.pt``/``best.pt`` no longer the bytes written
+    (``dfd_utils.kept``: a hand-edited head would be resumed, or published, as if trained)."""
+    why = "not made yet" if saved is None else why_stale(saved.get("made_by"), made_by)
+    if why is None and saved["state"]["epoch"] > epochs:
+        why = f"it ran {saved['state']['epoch']} epochs, more than the {epochs} asked for"
+    for path in (run_dir / "last.pt", run_dir / "best.pt") if why is None else ():
+        changed = why_unsealed(path) if path.is_file() else "it is gone"
+        if changed is not None:
+            warn(path, changed, "the run starts over")
+            return f"{path.name}: {changed}"
+    return why
+
+
 def _load_last(path: Path) -> dict | None:
     """The saved training state, read as data only (``weights_only=True``: a planted file cannot run code).
 
@@ -271,9 +285,12 @@ def _load_last(path: Path) -> dict | None:
     return saved if isinstance(saved, dict) and "state" in saved else {}
 
 
-def _save_atomic(obj, path: Path) -> None:
+def _save_atomic(obj, path: Path, sealed: bool = True) -> None:
+    """``torch.save`` through a temp file; ``sealed``: its SHA-256 recorded beside it (checked before reuse)."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+    if sealed:
+        seal(path)
 
 
 # The loop, the models (dfd_utils.models imports all five), the datasets and losses, hashed

@@ -3,6 +3,7 @@ and never a stale or damaged array reused."""
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -121,7 +122,7 @@ def test_a_changed_frame_rebuilds_the_array(tmp_path, caplog):
 
 @pytest.mark.parametrize("damage,why", [
     (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "unreadable as an array"),
-    (lambda p: p.write_bytes(p.read_bytes()[:-64] + bytes(64)), "its bytes changed"),
+    (lambda p: p.write_bytes(p.read_bytes()[:-64] + bytes(64)), "its bytes differ"),
     (lambda p: p.write_bytes(b"garbage"), "unreadable as an array"),
     (lambda p: p.with_suffix(".json").write_text("{"), "its stamp is missing or unreadable"),
 ])
@@ -179,22 +180,29 @@ def test_a_split_is_hashed_in_slices_to_the_same_digest(tmp_path, monkeypatch):
         assert digest_module.tensor_digest(*tensors) == whole(*tensors)
 
 
-def test_an_untouched_array_is_not_hashed_again_a_touched_one_once(tmp_path, monkeypatch, caplog):
-    """Reuse checks the array's size and mtime; its SHA-256 is read again only when they moved (same bytes: kept)."""
-    from dfd_utils import split_arrays
+def test_an_array_is_hashed_before_every_reuse_but_by_its_writer(tmp_path, monkeypatch, caplog):
+    """The process that wrote an array trusts its stat; any later reuse hashes it (``dfd_utils.kept``): an edit with
+    its size and mtime restored is written anew with a WARNING naming the file, and the arrays equal the first."""
+    from dfd_utils import kept
 
     root = frame_store(tmp_path)
-    load_split(root / "frames", "train")
+    first = load_split(root / "frames", "train").frames.clone()
     array = tmp_path / "arrays" / "train.frames.npy"
     hashed = []
-    real = split_arrays.file_digest
-    monkeypatch.setattr(split_arrays, "file_digest", lambda p: hashed.append(p) or real(p))
+    real = kept.sha256
+    monkeypatch.setattr(kept, "sha256", lambda p: hashed.append(Path(p)) or real(p))
     load_split(root / "frames", "train")
-    load_split(root / "frames", "train")  # just written: its stat is not trusted yet (a racily clean file)
-    assert hashed == [array, array]
+    assert hashed == []  # written by this process, untouched since
+    kept._WRITTEN.clear()  # a later run
+    load_split(root / "frames", "train")
+    assert hashed == [array]
     st = array.stat()
-    os.utime(array, ns=(st.st_atime_ns, st.st_mtime_ns - 10 * 10**9))  # a copy or checkout: older mtime, same bytes
-    caplog.set_level("INFO", "dfd_utils.split_arrays")
-    for _ in range(3):
-        load_split(root / "frames", "train")
-    assert hashed == [array] * 3 and "written anew" not in caplog.text
+    data = bytearray(array.read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last frame, size and mtime restored
+    array.write_bytes(bytes(data))
+    os.utime(array, ns=(st.st_atime_ns, st.st_mtime_ns))
+    kept._WRITTEN.clear()
+    with caplog.at_level("WARNING", "dfd_utils.split_arrays"):
+        again = load_split(root / "frames", "train").frames
+    assert f"{array}: written anew: its bytes differ" in caplog.text
+    assert torch.equal(again, first)

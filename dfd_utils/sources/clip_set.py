@@ -3,7 +3,7 @@
 ``synthetic`` renders its clips and ``faces`` cuts them from real recordings, but
 both make ``num_videos`` clips of one size, rate and length, a ``fake_share`` of them
 fakes drawn with the same artifact model (:mod:`dfd_utils.sources.artifacts`), and
-both keep their folder resumable through a :class:`~dfd_utils.provenance.Ledger`:
+both keep their folder resumable through a :class:`~dfd_utils.ledger.Ledger`:
 a clip is remade only when what reaches its pixels changed.
 """
 
@@ -16,8 +16,9 @@ from typing import ClassVar
 
 from dfd_utils.checks import check_range
 from dfd_utils.io import write_json_atomic
+from dfd_utils.ledger import Ledger
 from dfd_utils.lock import held_for_reading
-from dfd_utils.provenance import Ledger, Redone
+from dfd_utils.provenance import Redone
 from dfd_utils.sources.artifacts import ARTIFACT_KNOBS, Artifacts
 
 

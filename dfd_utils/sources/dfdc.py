@@ -31,7 +31,8 @@ import numpy as np
 
 from dfd_utils.checks import check_range
 from dfd_utils.io import atomic_path, read_json, write_json_atomic
-from dfd_utils.provenance import Ledger, Redone, is_plain_name, stamp
+from dfd_utils.ledger import Ledger, is_plain_name
+from dfd_utils.provenance import Redone, stamp
 from dfd_utils.sources.metadata import LABELS, VIDEO_SUFFIXES, Skip
 from dfd_utils.video import VideoError, probe
 
