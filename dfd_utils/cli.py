@@ -1,6 +1,6 @@
 """The ``dfd`` command: answers, not notebooks.
 
-    dfd predict video.mp4 [more.mp4 folder/] [--model NAME | --checkpoint FILE] [--json] [--threshold X]
+    dfd predict video.mp4 [more.mp4 folder/] [--model NAME | --checkpoint FILE] [--json | --jsonl] [--threshold X]
     dfd info artifacts/models/baseline.pt
     dfd extract --parts 3,4 [--dfdc-path data/dfdc] [--shards artifacts/shards]   (sharded extraction)
     dfd merge [--shards artifacts/shards] [--frames artifacts/frames]
@@ -65,7 +65,8 @@ A checkpoint with a temperature (fitted on validation) reports prob_fake calibra
 beside the model's own (prob_raw); the verdict and frame probabilities stay raw.
 
 Each clip's line is printed as it finishes; --json prints one object at the end with
-every result that finished (interrupted: true when Ctrl-C stopped it early). Frames
+every result that finished (interrupted: true when Ctrl-C stopped it early); --jsonl
+prints each clip's object on its own line as it finishes, then that object without results. Frames
 larger than 8K (7680x4320) are refused with a reason; others are downscaled as read.
 
 exit codes:
@@ -116,7 +117,9 @@ def _predict(args) -> int:
     predictor = Predictor(checkpoint, args.threshold)
     paths = expand_paths(args.paths, recursive=args.recursive)
     note = source_note(predictor.payload)
-    if not args.json:
+    if args.jsonl:
+        args.json = False
+    if not (args.json or args.jsonl):
         print(f"model {predictor.payload['model']} ({printable(checkpoint)}), rule {predictor.rule}, "
               f"threshold {predictor.threshold:g}", flush=True)
         if predictor.temperature is not None:
@@ -128,16 +131,19 @@ def _predict(args) -> int:
     try:
         for path in paths:  # each clip's line as it finishes (text); --json: one array of what finished
             results.append(predictor.predict(path))
-            if not args.json:
+            if args.jsonl:
+                print(json.dumps(results[-1].to_dict(), allow_nan=False), flush=True)
+            elif not args.json:
                 print(_line(results[-1]), flush=True)
     except KeyboardInterrupt:
         interrupted = True
-    if args.json:
-        print(json.dumps({"checkpoint": str(checkpoint), "model": predictor.payload["model"],
-                          "rule": predictor.rule, "threshold": predictor.threshold,
-                          "temperature": predictor.temperature, "calibrated": predictor.temperature is not None,
-                          "note": note, "interrupted": interrupted,
-                          "results": [r.to_dict() for r in results]}, indent=1, allow_nan=False), flush=True)
+    if args.json or args.jsonl:  # --jsonl: the same object, its results already printed one a line
+        summary = {"checkpoint": str(checkpoint), "model": predictor.payload["model"], "rule": predictor.rule,
+                   "threshold": predictor.threshold, "temperature": predictor.temperature,
+                   "calibrated": predictor.temperature is not None, "note": note, "interrupted": interrupted}
+        if args.json:
+            summary["results"] = [r.to_dict() for r in results]
+        print(json.dumps(summary, indent=None if args.jsonl else 1, allow_nan=False), flush=True)
     failed = [r for r in results if not r.ok]
     if interrupted:
         print(f"interrupted: {len(results)} of {len(paths)} inputs scored", file=sys.stderr)
@@ -210,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="a checkpoint file (overrides --model)")
     p.add_argument("--threshold", type=float, help="decision threshold (default: chosen on validation)")
     p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON)")
+    p.add_argument("--jsonl", action="store_true",
+                   help="JSON Lines: one object per clip as it finishes, then a summary line (no results in it)")
     p.add_argument("--no-recursive", dest="recursive", action="store_false",
                    help="do not search the subfolders of a folder")
     p.add_argument("--root", default=".", help=argparse.SUPPRESS)

@@ -130,7 +130,7 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
     ensure_space(path, int(np.prod(shape)) * np.dtype(KINDS[kind]).itemsize + 4096)  # refused before a byte is written
     with atomic_path(path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=KINDS[kind], shape=shape)
-        _reserve(tmp)  # every block on disk now: a disk filled by another writer is an OSError here, not a SIGBUS
+        _reserve(tmp, path)  # every block on disk now: a disk filled by another writer is an OSError here, not a SIGBUS
         for i, name in enumerate(progress(names, desc=f"{path.name}", leave=False)):
             video = first if i == 0 else read_video(kind, name, frames_root, flow_root)
             if video.shape != first.shape:
@@ -146,9 +146,10 @@ def _write(path: Path, record: Path, kind: str, names: list[str], frames_root: P
     write_json_atomic(record, {"made_by": made_by, "shape": shape, "dtype": dtype, "sha256": sha})
 
 
-def _reserve(path: Path) -> None:
-    """Allocate the sparse file a memory map was opened on, so running out of disk raises ENOSPC naming it."""
-    fd = os.open(path, os.O_RDWR)
+def _reserve(tmp: Path, path: Path) -> None:
+    """Allocate the sparse file ``tmp`` a memory map was opened on, so running out of disk raises ENOSPC naming
+    ``path`` (the file being written), not a SIGBUS at the first page the map cannot back."""
+    fd = os.open(tmp, os.O_RDWR)
     try:
         os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
     except OSError as err:

@@ -25,6 +25,7 @@ from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.distributed import launch
 from dfd_utils.evaluate import detector_metrics, frame_table, score_table
 from dfd_utils.features import FeatureCache
+from dfd_utils.frame_settings import check_frame_settings
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.io import write_json_atomic
 from dfd_utils.lock import writing
@@ -186,6 +187,7 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     eval_cfg = build(EvaluateConfig, evaluate, "evaluate")
     mcfg = model_config(name, settings, frame_cfg)
     data = {s: load_inputs(paths, MODELS[name], s) for s in ("train", "val", "test")}  # the inputs the model reads
+    check_frame_settings(paths.frames, data, frame_cfg)  # before training, and before the checkpoint says its input
     store = Path(feature_store) if feature_store is not None else paths.features
     features = FeatureCache(store) if cfg.trunk == "frozen" else None
 
