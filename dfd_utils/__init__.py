@@ -5,7 +5,7 @@ The package follows the data path; each module holds one idea::
     sources/        01  where videos come from: synthetic, real faces (registry clips), DFDC, Kaggle;
                         artifacts.py is the one model of what makes a fake look fake
     video.py            decoding, exact frame sampling, writing clips
-    face_tracking.py    Haar detections followed through a clip, face crops
+    face_tracking.py    YuNet (or Haar) detections followed through a clip, face crops
     frames.py       02  extraction: 16 frames per video, stamped (the writer)
     frame_store.py      the extracted frames' layout and reader (every later stage)
     flow.py         03  Farneback optical flow between consecutive frames
@@ -32,6 +32,7 @@ The package follows the data path; each module holds one idea::
 
 Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
 (overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
+``kernels.py`` (every stage's CPU kernels capped at AVX2: the same bits on every x86-64 machine),
 ``notebook.py`` (a notebook's first call), ``provenance.py`` and ``lock.py`` (reruns
 that tell the truth), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``,
 ``execution.py`` (each stage's run time and machine, for the book).

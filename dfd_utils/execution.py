@@ -90,7 +90,8 @@ def machine_facts(params: dict | None = None, model_name: str | None = None, cpu
         "usable_cores": usable,
         "torch_threads": torch.get_num_threads(),
         "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # the kernels torch chose: DEFAULT, AVX2, AVX512
-        "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # a cap set by hand (AVX2: no bf16 units)
+        "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # the stages' cap (dfd_utils.kernels) or a hand's
+        "mkl_cbwr": os.environ.get("MKL_CBWR") or None,  # MKL's reproducible code path (dfd_utils.kernels)
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device.type,
@@ -164,6 +165,7 @@ FACT_NAMES = {  # a fact's key -> how the page names it when machines differ
     "torch_threads": "torch threads", "torch": "torch version", "python": "Python version", "device": "device",
     "gpu": "GPU", "cpu_bf16": "native bf16", "precision_requested": "precision requested",
     "precision_used": "precision used", "cpu_kernels": "torch CPU kernels", "onednn_isa_cap": "oneDNN ISA cap",
+    "mkl_cbwr": "MKL code path",
 }
 
 
@@ -178,6 +180,8 @@ def _facts_rows(facts: dict) -> list[tuple[str, str]]:
     kernels = str(facts.get("cpu_kernels", "not recorded"))
     if facts.get("onednn_isa_cap"):
         kernels += f", oneDNN capped at {facts['onednn_isa_cap']}"
+    if facts.get("mkl_cbwr"):
+        kernels += f", MKL's {facts['mkl_cbwr']} path"
     rows += [("Cores", cores), ("Torch threads", str(facts.get("torch_threads"))), ("Torch CPU kernels", kernels),
              ("Device", facts.get("device", "cpu") + (f" ({facts['gpu']})" if facts.get("gpu") else ""))]
     requested, used = facts.get("precision_requested"), facts.get("precision_used")

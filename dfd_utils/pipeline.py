@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from yaml.events import AliasEvent
 
-from dfd_utils import profiles
+from dfd_utils import kernels, profiles
 from dfd_utils.paths import Paths, project_root
 
 log = logging.getLogger(__name__)
@@ -216,18 +216,25 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
     out = Paths.at(root).artifacts / "executed" / (f"{output_name}.ipynb" if output_name else notebook.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s with %s", notebook.name, sorted(values))
-    # The machine's facts (this process runs the kernel: same machine) are gathered beside the kernel's start:
-    # they import torch (about 1.5 s), which would otherwise wait in front of every stage on an idle second core.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        facts = pool.submit(machine_facts, params, overrides.get("model_name"))
-        try:
-            papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
-                                       cwd=str(notebook.parent), progress_bar=False)
-        except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
-            if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
-                record(out, facts.result())
-            raise
-        record(out, facts.result())  # the book's execution statistics read it (dfd_utils.execution)
+    # Before torch loads here or in the kernel (which inherits this environment): the same CPU kernels on every
+    # x86-64 machine, so results do not move in the last bits between machines (dfd_utils.kernels says why).
+    with kernels.capped(os.environ, kernels.bf16_on_cpu(params)) as capped:
+        if capped:
+            log.info("CPU kernels capped at AVX2 (%s; DFD_KERNELS=native leaves them uncapped)",
+                     " ".join(f"{k}={v}" for k, v in capped.items()))
+        # The machine's facts (this process runs the kernel: same machine) are gathered beside the kernel's start:
+        # they import torch (about 1.5 s), which would otherwise wait in front of every stage on an idle second core.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            facts = pool.submit(machine_facts, params, overrides.get("model_name"))
+            try:
+                papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
+                                           cwd=str(notebook.parent), progress_bar=False)
+            except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
+                if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
+                    record(out, facts.result())
+                raise
+            facts = facts.result()
+    record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
     return out
 
 

@@ -195,7 +195,9 @@ def test_the_page_names_the_kernels_torch_chose_and_a_cap_set_by_hand():
 
     facts = machine_facts({"train": {"precision": "fp32"}})
     assert facts["cpu_kernels"] in ("DEFAULT", "AVX2", "AVX512", "VSX", "ZVECTOR", "SVE256", "NO AVX")
-    rows = dict(_facts_rows({**facts, "cpu_kernels": "AVX2", "onednn_isa_cap": "AVX2"}))
+    rows = dict(_facts_rows({**facts, "cpu_kernels": "AVX2", "onednn_isa_cap": "AVX2", "mkl_cbwr": None}))
     assert rows["Torch CPU kernels"] == "AVX2, oneDNN capped at AVX2"
-    uncapped = dict(_facts_rows({**facts, "cpu_kernels": "AVX512", "onednn_isa_cap": None}))
+    capped = dict(_facts_rows({**facts, "cpu_kernels": "AVX2", "onednn_isa_cap": "AVX2", "mkl_cbwr": "AVX2"}))
+    assert capped["Torch CPU kernels"] == "AVX2, oneDNN capped at AVX2, MKL's AVX2 path"  # dfd_utils.kernels
+    uncapped = dict(_facts_rows({**facts, "cpu_kernels": "AVX512", "onednn_isa_cap": None, "mkl_cbwr": None}))
     assert uncapped["Torch CPU kernels"] == "AVX512"
