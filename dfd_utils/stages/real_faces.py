@@ -105,8 +105,11 @@ def prepare_variants(study: StudyConfig, root: str | Path) -> dict[str, dict]:
 def face_crop_note(prepared: dict[str, dict]) -> str:
     """How often the face variant really saw a tracked face."""
     crop = prepared["face"]["face_crop"]
-    return (f"face crop: the detector saw the tracked face in {crop['frames_with_face']} of {crop['frames']} frames; "
-            f"{crop['fallbacks']} of {crop['videos']} videos fell back to the full frame {crop['fallback_videos'][:5]}")
+    made = ", ".join(f"{d} {n}" for d, n in crop.get("detectors", {}).items())
+    return (f"face crop: the detector saw the tracked face in {crop['frames_with_face']} of {crop['frames']} frames "
+            f"(tracks made by {made or 'no detector'} of {crop['videos']} videos; Haar only where YuNet saw no "
+            f"face); {crop['fallbacks']} of {crop['videos']} videos fell back to the full frame "
+            f"{crop['fallback_videos'][:5]}")
 
 
 def example_in_both(metadata: dict, root: str | Path) -> dict[str, np.ndarray]:
