@@ -160,7 +160,7 @@ def _extract_job(args: tuple[VideoRecord, Path, FrameConfig, dict, tuple[Path, .
         tmp = out_dir.with_name(f".{out_dir.name}.tmp")
         try:
             link_tree(same[0], tmp)
-            if _read_info(tmp) == same[1] and _complete(tmp, cfg):  # still what was checked
+            if _read_info(tmp) == same[1] and _complete(tmp, cfg) and changed_file(tmp, same[1], cfg) is None:
                 shutil.rmtree(out_dir, ignore_errors=True)
                 tmp.rename(out_dir)
                 return record.name, same[1], None, why, same[0]
