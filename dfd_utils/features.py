@@ -24,7 +24,9 @@ trunk and read the same frames, so with a store folder (:class:`FeatureCache`) t
 features are also kept on disk between stages and chapters, one file per video, named
 by the digest of everything that made it (:func:`feature_key`): the trunk's weights,
 the models' code, the video's bytes, the torch build, CPU kernels and threads. A file
-is reused only under its exact key; anything else is computed afresh. One file per
+is reused only under its exact key and while its bytes are those whose SHA-256 was sealed
+beside it when written (``dfd_utils.kept``: zeroed features keep their shape and dtype);
+anything else is computed afresh, a changed file with a WARNING naming it. One file per
 video (not per split) lets sets that share videos share their features: the
 families chapter's three sets hold the same reals.
 """

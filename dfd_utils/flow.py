@@ -149,9 +149,10 @@ def compute_all(names: list[str], frames_root: str | Path, flow_root: str | Path
                 workers: int | None = None, donors: tuple[Path, ...] = ()) -> None:
     """Flow for every video, in parallel; a video's flow is reused only when its stamp matches.
 
-    Each ``<video>.npy`` has a ``<video>.json`` stamp: the SHA-256 of the frames it was
-    computed from, the Farneback settings and the code. Flow of videos no longer
-    listed is removed (only files this stage writes: ``.npy`` with their stamp).
+    Each ``<video>.npy`` has a ``<video>.json`` record: its stamp (the SHA-256 of the frames it was
+    computed from, the Farneback settings and the code) and the SHA-256 of the ``.npy`` itself,
+    hashed again before reuse (``dfd_utils.kept``: a hand-edited file is named and computed again).
+    Flow of videos no longer listed is removed (only files this stage writes: ``.npy`` with their stamp).
     ``donors``: other flow roots; a video's flow one of them made by the same stamp is linked.
     """
     frames_root, flow_root = Path(frames_root), Path(flow_root)

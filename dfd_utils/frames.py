@@ -3,7 +3,8 @@
 One folder per video (layout in ``dfd_utils.frame_store``, which readers import),
 written to a temp folder and renamed when complete, so a crash never leaves a
 half-written video; a rerun reuses a video's frames only when the stamp in its
-``info.json`` matches what would make them now.
+``info.json`` matches what would make them now and every JPEG still hashes to the
+SHA-256 recorded there (``dfd_utils.kept``; a changed one is named in a WARNING).
 """
 
 from __future__ import annotations

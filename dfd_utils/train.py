@@ -175,7 +175,8 @@ def fit(model: Detector, train: SplitData, val: SplitData, cfg: TrainConfig, run
     (the best weights). Calling ``fit`` again with the same ``run_dir`` resumes, but
     only a run made from the same data, initial weights, settings (``model_settings``:
     what built the model, dropout included) and code (:func:`run_stamp`); any other
-    run there is started over, with one line saying why. ``live``: a factory
+    run there is started over, with one line saying why; so is one whose ``last.pt`` or ``best.pt`` no longer holds
+    the bytes sealed when it was written (:func:`why_not_resumed`). ``live``: a factory
     ``live(resume: bool)`` of a DVCLive logger, told whether earlier curves continue.
     Returns the history and the best epoch; ``model`` ends with the best weights.
     """
