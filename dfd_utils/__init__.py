@@ -33,7 +33,8 @@ The package follows the data path; each module holds one idea::
 Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
 (overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
 ``kernels.py`` (every stage's CPU kernels capped at AVX2: the same bits on every x86-64 machine),
-``notebook.py`` (a notebook's first call), ``provenance.py`` and ``lock.py`` (reruns
-that tell the truth), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``,
+``notebook.py`` (a notebook's first call), ``provenance.py``, ``ledger.py``, ``kept.py`` (kept files hashed
+again before reuse) and ``lock.py`` (reruns that tell the truth), ``frame_settings.py`` (frames
+read as their settings say), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``,
 ``execution.py`` (each stage's run time and machine, for the book).
 """
