@@ -12,6 +12,7 @@ carries papermill's times and the machine that ran it (``metadata["dfd"]["run"]`
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -24,6 +25,7 @@ import yaml
 from yaml.events import AliasEvent
 
 from dfd_utils import kernels, profiles
+from dfd_utils.io import disk_full
 from dfd_utils.paths import Paths, project_root
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,10 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
                 if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
                     record(out, facts.result())
                 raise
+            except OSError as err:  # papermill could not save its copy: on a full disk, the stage's own error is lost
+                if err.errno != errno.ENOSPC:
+                    raise
+                raise disk_full(out) from err
             facts = facts.result()
     record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
     return out
@@ -272,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError) as err:
         print(f"dfd pipeline: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk: one line naming the disk and the file, not papermill's traceback
+        if err.errno != errno.ENOSPC:
+            raise
+        print(f"dfd pipeline: {args.notebook}: {err.strerror} (free space there and run the stage again)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

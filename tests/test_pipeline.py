@@ -8,7 +8,7 @@ import yaml
 
 from dfd_utils import profiles
 from dfd_utils.config import parse
-from dfd_utils.pipeline import UNTRACKED, chapters, load_params, notebook_path, parameters_for, stage_params
+from dfd_utils.pipeline import UNTRACKED, chapters, load_params, main, notebook_path, parameters_for, stage_params
 from dfd_utils.provenance import imported_modules, module_closure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,3 +146,21 @@ def test_the_subset_stage_depends_on_the_data_it_reads():
     assert "data" in stage["deps"]
     assert yaml.safe_load((ROOT / "data.dvc").read_text())["outs"][0]["path"] == "data"
     assert PROFILES["demo"]["data"]["dfdc_path"].startswith("data/")  # the default DFDC copy lives inside it
+
+
+def test_a_full_disk_while_papermill_saves_names_the_disk_and_the_notebook(monkeypatch, tmp_path, capsys):
+    """Papermill saving its copy on a full disk hides the stage's own error: the pipeline says which disk and file."""
+    import errno
+
+    import papermill
+
+    def full(notebook, out, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(papermill, "execute_notebook", full)
+    monkeypatch.setattr("dfd_utils.pipeline.record", lambda *a: None)
+    code = main(["02_extract_frames", "--params", str(ROOT / "profiles" / "smoke.yaml"), "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "02_extract_frames: no space left on the disk mounted at" in err
+    assert str(tmp_path / "artifacts" / "executed" / "02_extract_frames.ipynb") in err
