@@ -92,6 +92,7 @@ def machine_facts(params: dict | None = None, model_name: str | None = None, cpu
         "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # the kernels torch chose: DEFAULT, AVX2, AVX512
         "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # the stages' cap (dfd_utils.kernels) or a hand's
         "mkl_cbwr": os.environ.get("MKL_CBWR") or None,  # MKL's reproducible code path (dfd_utils.kernels)
+        "opencv_cpu_disable": os.environ.get("OPENCV_CPU_DISABLE") or None,  # OpenCV's dispatch left out (idem)
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device.type,
@@ -165,7 +166,7 @@ FACT_NAMES = {  # a fact's key -> how the page names it when machines differ
     "torch_threads": "torch threads", "torch": "torch version", "python": "Python version", "device": "device",
     "gpu": "GPU", "cpu_bf16": "native bf16", "precision_requested": "precision requested",
     "precision_used": "precision used", "cpu_kernels": "torch CPU kernels", "onednn_isa_cap": "oneDNN ISA cap",
-    "mkl_cbwr": "MKL code path",
+    "mkl_cbwr": "MKL code path", "opencv_cpu_disable": "OpenCV dispatch disabled",
 }
 
 

@@ -1,15 +1,15 @@
 """The CPU kernels every stage computes with: the same on every x86-64 machine.
 
 PyTorch picks its vectorised kernels at start-up (ATen: AVX2 or AVX-512), oneDNN
-compiles its convolutions for the widest instruction set it finds, and MKL chooses a
-code path per processor. Each gives fp32 sums in another order, so the last bits of a
+compiles its convolutions for the widest instruction set it finds, MKL chooses a code
+path per processor, and OpenCV dispatches some functions to AVX-512. Each gives fp32 sums in another order, so the last bits of a
 feature differ between an AVX-512 and an AVX2 machine; training amplifies them, and a
 decision at its edge (a validation threshold from a grid, a TOST interval one video
 from its margin) can flip. Measured on an AMD EPYC with AVX-512: the study run with its
 kernels capped at AVX2 and run uncapped gave 27 different result files and one of
 chapter 10's 15 verdicts different.
 
-So each stage runs with all three capped at AVX2, which every x86-64 CPU sold since
+So each stage runs with all four capped at AVX2, which every x86-64 CPU sold since
 about 2015 has: an AVX-512 machine then computes what an AVX2 one does, bit for bit
 (measured on one machine under both; MKL's conditional numerical reproducibility
 mode, ``MKL_CBWR``, is what makes Intel and AMD agree, by its documentation, not
@@ -27,7 +27,8 @@ import platform
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 
-CAP = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+CAP = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+       "OPENCV_CPU_DISABLE": "AVX512-SKX"}  # OpenCV dispatches some functions (resize, colour) to AVX-512 too
 OPT_OUT = "DFD_KERNELS"  # "native": leave every library its own choice
 
 
@@ -88,9 +89,4 @@ def bf16_on_cpu(params: Mapping) -> bool:
     return "bf16" in precisions
 
 
-def applied(env: Mapping[str, str] = os.environ) -> dict[str, str | None]:
-    """The three variables as this process sees them (recorded with each stage's machine facts)."""
-    return {k: env.get(k) for k in CAP}
-
-
-__all__ = ["CAP", "OPT_OUT", "applied", "bf16_on_cpu", "cap", "capped", "reason_not_capped"]
+__all__ = ["CAP", "OPT_OUT", "bf16_on_cpu", "cap", "capped", "reason_not_capped"]

@@ -14,12 +14,14 @@ DEMO = {"device": "cpu", "train": {"precision": "fp32"}, "models": {"cnn3d": {"t
 def test_the_cap_is_set_in_an_empty_environment():
     env = {}
     assert kernels.cap(env, cpu_ok=True) == kernels.CAP
-    assert env == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+    assert env == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+                   "OPENCV_CPU_DISABLE": "AVX512-SKX"}
 
 
 def test_a_users_value_wins_and_the_rest_are_filled():
     env = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
-    assert kernels.cap(env, cpu_ok=True) == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+    assert kernels.cap(env, cpu_ok=True) == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2",
+                                             "OPENCV_CPU_DISABLE": "AVX512-SKX"}
     assert env["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
 
 
@@ -47,6 +49,8 @@ def test_bf16_on_cpu_reads_the_shared_setting_and_every_models_override():
 def test_a_child_process_under_the_cap_runs_avx2_kernels():
     env = {k: v for k, v in os.environ.items() if k not in (*kernels.CAP, kernels.OPT_OUT)}
     kernels.cap(env)
-    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                         env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "AVX2"
+    probe = ("import cv2, torch; print(torch.backends.cpu.get_cpu_capability(), "
+             "cv2.checkHardwareSupport(256))")  # 256: OpenCV's CV_CPU_AVX512_SKX
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["AVX2", "False"]
+    assert "unknown CPU feature" not in out.stderr
