@@ -90,7 +90,7 @@ def machine_facts(params: dict | None = None, model_name: str | None = None, cpu
         "usable_cores": usable,
         "torch_threads": torch.get_num_threads(),
         "cpu_kernels": torch.backends.cpu.get_cpu_capability(),  # the kernels torch chose: DEFAULT, AVX2, AVX512
-        "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # the stages' cap (dfd_utils.kernels) or a hand's
+        "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,  # the stages' cap (dfd_utils.kernels)
         "mkl_cbwr": os.environ.get("MKL_CBWR") or None,  # MKL's reproducible code path (dfd_utils.kernels)
         "opencv_cpu_disable": os.environ.get("OPENCV_CPU_DISABLE") or None,  # OpenCV's dispatch left out (idem)
         "torch": torch.__version__,

@@ -2,12 +2,12 @@
 
 PyTorch picks its vectorised kernels at start-up (ATen: AVX2 or AVX-512), oneDNN
 compiles its convolutions for the widest instruction set it finds, MKL chooses a code
-path per processor, and OpenCV dispatches some functions to AVX-512. Each gives fp32 sums in another order, so the last bits of a
-feature differ between an AVX-512 and an AVX2 machine; training amplifies them, and a
-decision at its edge (a validation threshold from a grid, a TOST interval one video
-from its margin) can flip. Measured on an AMD EPYC with AVX-512: the study run with its
-kernels capped at AVX2 and run uncapped gave 27 different result files and one of
-chapter 10's 15 verdicts different.
+path per processor, and OpenCV dispatches some functions to AVX-512. Each sums floats
+in its own order, so the last bits of a feature differ between an AVX-512 and an AVX2
+machine; training amplifies them, and a decision at its edge (a validation threshold
+from a grid, a TOST interval one video from its margin) can flip. Measured before this
+cap, on one AMD EPYC with AVX-512: a run with ATen and oneDNN capped at AVX2 and one
+uncapped gave one of chapter 10's 15 verdicts different (the README says which).
 
 So each stage runs with all four capped at AVX2, which every x86-64 CPU sold since
 about 2015 has: an AVX-512 machine then computes what an AVX2 one does, bit for bit
@@ -22,7 +22,6 @@ that trains in bf16 on the CPU (its speed needs the AVX512-BF16 units the cap hi
 
 from __future__ import annotations
 
-import os
 import platform
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
