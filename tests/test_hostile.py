@@ -185,6 +185,23 @@ def test_kaggle_accepts_every_credential_form_of_kaggle_2(kaggle_home, monkeypat
     assert kaggle.find_credentials()
 
 
+@pytest.mark.parametrize("content, says", [
+    ("{not json", "not JSON (line 1)"),
+    ('["me", "key"]', "no 'username' and no 'key'"),
+    ('{"username": "me"}', "no 'key'"),
+    ('{"username": "me", "key": 12345}', "no 'key'"),
+])
+def test_a_malformed_kaggle_json_is_refused_naming_the_file_and_what_is_wrong(kaggle_home, content, says):
+    from dfd_utils.sources import kaggle
+
+    (kaggle_home / "kaggle.json").write_text(content)
+    with pytest.raises(kaggle.KaggleSetupError) as err:
+        kaggle.download(kaggle_home.parent / "dfdc")
+    assert str(err.value).startswith(f"{kaggle_home / 'kaggle.json'}: {says}")
+    assert "12345" not in str(err.value)  # never the file's content: it holds the key
+    assert not (kaggle_home.parent / "dfdc").exists()
+
+
 @pytest.mark.parametrize("where", ["kaggle_json", "token_file", "env_token"])
 def test_kaggle_never_prints_a_secret_from_any_source(kaggle_home, tmp_path, monkeypatch, capsys, where):
     from kaggle.api.kaggle_api_extended import KaggleApi

@@ -60,6 +60,7 @@ def find_credentials() -> str:
         return "environment (KAGGLE_USERNAME, KAGGLE_KEY)"
     for path in credential_files():
         if path.is_file():
+            _check_kaggle_json(path)
             return str(path)
     raise KaggleSetupError(
         "No Kaggle credentials. Create an API token at https://www.kaggle.com/settings (API > Create New Token) "
@@ -67,6 +68,26 @@ def find_credentials() -> str:
         "as ~/.kaggle/kaggle.json with `chmod 600`, or set KAGGLE_USERNAME and KAGGLE_KEY); then accept the "
         f"competition rules at {RULES_URL}."
     )
+
+
+def _check_kaggle_json(path: Path) -> None:
+    """A legacy ``kaggle.json`` must be ``{"username": ..., "key": ...}``: else the kaggle package exits with a bare
+    status (the user read "rejected the credentials ...: 1"). Never echoes the file's content (it holds the key)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise KaggleSetupError(f"{path}: cannot be read ({type(err).__name__}): save the file Kaggle gives you "
+                               "again") from None
+    except ValueError as err:
+        raise KaggleSetupError(f"{path}: not JSON (line {getattr(err, 'lineno', '?')}): a kaggle.json holds "
+                               '{"username": "...", "key": "..."}; download it again at https://www.kaggle.com/settings'
+                               ) from None
+    missing = [k for k in ("username", "key") if not (isinstance(data, dict) and isinstance(data.get(k), str)
+                                                      and data[k].strip())]
+    if missing:
+        raise KaggleSetupError(f"{path}: no {' and no '.join(repr(k) for k in missing)} (a non-empty string each): a "
+                               'kaggle.json holds {"username": "...", "key": "..."}; download it again at '
+                               "https://www.kaggle.com/settings")
 
 
 def secrets() -> list[str]:
@@ -116,7 +137,9 @@ def download(dest: str | Path, file_name: str | None = None) -> Path:
             with contextlib.redirect_stdout(banner), contextlib.redirect_stderr(banner):
                 api.authenticate()
         except (Exception, SystemExit) as err:
-            first = (str(err) or banner.getvalue()).strip().splitlines()[:1] or [type(err).__name__]
+            said = "" if isinstance(err, SystemExit) else str(err)  # a bare exit status says nothing to a reader
+            first = (said or banner.getvalue()).strip().splitlines()[:1] or [
+                f"the kaggle package stopped ({type(err).__name__} {err})"]
             raise KaggleSetupError(f"Kaggle rejected the credentials from {find_credentials()}: "
                                    f"{_redact(first[0])[:300]}") from None
         try:
