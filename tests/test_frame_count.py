@@ -200,4 +200,7 @@ def test_features_are_gathered_only_where_the_frames_are_the_same_pixels(tmp_pat
     changed = SplitData(["a", "b"], ["a", "b"], torch.tensor([0.0, 1.0]), 255 - small.frames, None, None)
     again = frame_count.featured(model, changed, [[0, 9], [0, 9]], (big, [[0, 3, 6, 9]] * 2), tmp_path)
     assert torch.equal(again.features, with_features(model, changed).features)  # one video per pass: the same bits
-    assert len(list(tmp_path.iterdir())) == 2  # other pixels: computed, and kept in the store (a file per video)
+    # Other pixels: computed and kept in the store, a file per video with its SHA-256 sealed beside it (dfd_utils.kept)
+    entries = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert len(entries) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*entries, *(e + ".sha256" for e in entries)])
