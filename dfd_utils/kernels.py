@@ -10,10 +10,12 @@ cap, on one AMD EPYC with AVX-512: a run with ATen and oneDNN capped at AVX2 and
 uncapped gave one of chapter 10's 15 verdicts different (the README says which).
 
 So each stage runs with all four capped at AVX2, which every x86-64 CPU sold since
-about 2015 has: an AVX-512 machine then computes what an AVX2 one does, bit for bit
-(measured on one machine under both; MKL's conditional numerical reproducibility
-mode, ``MKL_CBWR``, is what makes Intel and AMD agree, by its documentation, not
-measured here). The price is speed on AVX-512 machines (about 5-10 % of ``make repro``).
+about 2015 has: an AVX-512 machine then runs those libraries' AVX2 code (numpy's own
+AVX-512 loops are not capped). MKL's conditional numerical reproducibility mode
+(``MKL_CBWR``) is what makes Intel and AMD agree, by its documentation, not measured
+here. The price is speed on AVX-512 machines: ``make repro`` took 18:10 capped against
+17:53 uncapped on one 2-core AMD EPYC (one run each); with the cap lifted the clips,
+frames and flow came out byte for byte the same and the trained models did not.
 
 Not capped: a variable the user set (theirs wins), ``DFD_KERNELS=native`` (the fastest
 kernels; results may move in the last digits), a CPU without AVX2 or not x86, and a run
