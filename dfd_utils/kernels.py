@@ -9,13 +9,15 @@ from a grid, a TOST interval one video from its margin) can flip. Measured befor
 cap, on one AMD EPYC with AVX-512: a run with ATen and oneDNN capped at AVX2 and one
 uncapped gave one of chapter 10's 15 verdicts different (the README says which).
 
-So each stage runs with all four capped at AVX2, which every x86-64 CPU sold since
-about 2015 has: an AVX-512 machine then runs those libraries' AVX2 code (numpy's own
-AVX-512 loops are not capped). MKL's conditional numerical reproducibility mode
-(``MKL_CBWR``) is what makes Intel and AMD agree, by its documentation, not measured
-here. The price is speed on AVX-512 machines: ``make repro`` took 18:10 capped against
-17:53 uncapped on one 2-core AMD EPYC (one run each); with the cap lifted the clips,
-frames and flow came out byte for byte the same and the trained models did not.
+So each stage runs with all four capped at AVX2, which most x86-64 CPUs since Haswell
+(2013) have: an AVX-512 machine then runs those libraries' AVX2 code. Not covered:
+numpy's own AVX-512 loops and the BLAS it ships (OpenBLAS picks its kernels per CPU),
+and torch's thread count, which follows the cores and orders its parallel sums. MKL's
+conditional numerical reproducibility mode (``MKL_CBWR``) is what makes Intel and AMD
+agree, by its documentation, not measured here. The price is speed on AVX-512 machines:
+``make repro`` took 18:10 capped against 17:53 uncapped on one 2-core AMD EPYC (one run
+each); with the cap lifted the clips, frames and flow came out byte for byte the same
+and the trained models did not.
 
 Not capped: a variable the user set (theirs wins), ``DFD_KERNELS=native`` (the fastest
 kernels; results may move in the last digits), a CPU without AVX2 or not x86, and a run
@@ -51,7 +53,7 @@ def reason_not_capped(env: Mapping[str, str], bf16_on_cpu: bool, cpu_ok: bool | 
     if bf16_on_cpu:
         return "a model trains in bf16 on the CPU (it needs the AVX-512 units)"
     if not (_x86_with_avx2() if cpu_ok is None else cpu_ok):
-        return "not an x86-64 CPU with AVX2"
+        return "AVX2 not detected (not x86-64 Linux with AVX2 in /proc/cpuinfo)"
     return None
 
 
@@ -81,7 +83,7 @@ def capped(env: MutableMapping[str, str], bf16_on_cpu: bool = False) -> Iterator
 
 def bf16_on_cpu(params: Mapping) -> bool:
     """Whether a CPU run of ``params`` trains any model in bf16 (``train.precision`` or a model's override)."""
-    if str(params.get("device", "cpu")) == "cuda":
+    if str(params.get("device", "cpu")).startswith("cuda"):  # cuda, cuda:0: the models train on the GPU
         return False
     train = params.get("train") or {}
     models = params.get("models") or {}

@@ -220,10 +220,13 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
     log.info("running %s with %s", notebook.name, sorted(values))
     # Before torch loads here or in the kernel (which inherits this environment): the same CPU kernels on every
     # x86-64 machine, so results do not move in the last bits between machines (dfd_utils.kernels says why).
-    with kernels.capped(os.environ, kernels.bf16_on_cpu(params)) as capped:
+    bf16 = kernels.bf16_on_cpu(params)
+    with kernels.capped(os.environ, bf16) as capped:
         if capped:
             log.info("CPU kernels capped at AVX2 (%s; DFD_KERNELS=native leaves them uncapped)",
                      " ".join(f"{k}={v}" for k, v in capped.items()))
+        elif (why := kernels.reason_not_capped(os.environ, bf16)) is not None:
+            log.info("CPU kernels not capped: %s (results may differ in the last bits between CPUs)", why)
         # The machine's facts (this process runs the kernel: same machine) are gathered beside the kernel's start:
         # they import torch (about 1.5 s), which would otherwise wait in front of every stage on an idle second core.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -240,7 +243,12 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
                     raise
                 raise disk_full(out) from err
             facts = facts.result()
-    record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
+    try:
+        record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise disk_full(out) from err
     return out
 
 

@@ -29,7 +29,7 @@ def test_a_users_value_wins_and_the_rest_are_filled():
     ({"DFD_KERNELS": "native"}, False, True, "DFD_KERNELS=native"),
     ({"DFD_KERNELS": " Native "}, False, True, "DFD_KERNELS=native"),
     ({}, True, True, "bf16"),
-    ({}, False, False, "not an x86-64 CPU with AVX2"),
+    ({}, False, False, "AVX2 not detected"),
 ])
 def test_no_cap_where_it_does_not_apply(env, bf16, cpu_ok, reason):
     before = dict(env)
@@ -43,6 +43,7 @@ def test_bf16_on_cpu_reads_the_shared_setting_and_every_models_override():
     assert kernels.bf16_on_cpu({**DEMO, "train": {"precision": "bf16"}})
     assert kernels.bf16_on_cpu({**DEMO, "models": {"cnn_rnn": {"precision": "bf16"}, "baseline": {}}})
     assert not kernels.bf16_on_cpu({**DEMO, "device": "cuda", "train": {"precision": "bf16"}})
+    assert not kernels.bf16_on_cpu({**DEMO, "device": "cuda:0", "train": {"precision": "bf16"}})
 
 
 @pytest.mark.skipif(not kernels._x86_with_avx2(), reason="an x86-64 CPU with AVX2")
