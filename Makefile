@@ -9,7 +9,7 @@ PROFILE ?= demo
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env data repro plots test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke \
+.PHONY: help env data repro plots findings publish test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke \
 	paper-check
 
 help:
@@ -19,6 +19,8 @@ help:
 	@echo "make test-unit  every unit test, slow ones too, without the notebooks and the book"
 	@echo "make test-notebooks  every notebook once on the smoke profile; the book built and checked in Chromium"
 	@echo "make book     build the HTML book from the executed notebooks"
+	@echo "make findings rewrite the README's findings table and figure from metrics/*.json"
+	@echo "make publish  build the book and push it to origin's gh-pages branch (GitHub Pages)"
 	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
 	@echo "make lab      JupyterLab at the project (notebooks/ open; executed copies in artifacts/executed/)"
 	@echo "make profile PROFILE=smoke|demo|paper   make that profile the active params.yaml"
@@ -29,7 +31,10 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[study,dev]"
+	@echo "Installing the pinned environment into $(VENV): about 6.7 GB (torch and its CUDA libraries), several minutes"
+	$(BIN)/python -m pip install --progress-bar off -e ".[study,dev]" | grep --line-buffered -E '^(Collecting|Successfully)' \
+		| cut -c1-100; test "$${PIPESTATUS[0]}" -eq 0
+	$(BIN)/python -m dfd_utils.lab install
 	@touch $(STAMP)
 
 env: $(STAMP)
@@ -42,6 +47,7 @@ data:
 
 repro: env data
 	$(BIN)/dvc repro
+	$(BIN)/python -m dfd_utils.findings
 	$(MAKE) book
 
 # Every notebook runs once per session (tests/smoke_study.py: papermill on the smoke profile, as DVC runs
@@ -65,6 +71,16 @@ test-notebooks: env
 
 book: env
 	$(BIN)/python -m dfd_utils.book build
+
+# The README's findings block and figure, rewritten from metrics/*.json (make repro does it after the study).
+findings: env
+	$(BIN)/python -m dfd_utils.findings
+
+# Publish the book of the committed run to GitHub Pages (origin's gh-pages branch), so the site shows the
+# results that metrics/ and the README hold; refused while the README's findings are stale.
+publish: book
+	$(BIN)/python -m dfd_utils.findings --check
+	$(BIN)/ghp-import --no-jekyll --push --force --message "book of $$(git rev-parse --short HEAD)" book/_build/html
 
 # Learning curves with DVC, offline: .dvc/config names .dvc/plots/offline.html, committed with vega
 # inlined (from npm; rewrite it with python -m dfd_utils.vendor --refresh), so plain `dvc plots show` works too.

@@ -1,5 +1,6 @@
-# JupyterLab for this project (`make lab` passes it with --config): saving a notebook under
-# notebooks/ keeps the metadata the repository commits, so opening and autosaving changes
-# nothing (dfd_utils/lab.py).
+# JupyterLab for this project (`make lab` passes it with --config; `make env` also names the same hook in the
+# environment's own Jupyter config, so a plain `jupyter lab` from .venv applies it): saving a notebook under
+# notebooks/ writes the form the repository commits (its metadata, no outputs), so opening, running and
+# saving changes nothing that git or DVC sees unless a cell was edited (dfd_utils/lab.py).
 c = get_config()  # noqa: F821
 c.FileContentsManager.pre_save_hook = "dfd_utils.lab.pre_save"

@@ -8,7 +8,10 @@ npm package ``mathjax@3`` (one file, SVG output, so no web fonts) into
 ``book/_vendor`` and served from the book itself, so pages render offline.
 The build uses ``-W --keep-going``: a broken reference fails it.
 The *Execution statistics* page (``book/execution.md``) is written at each build from
-the executed notebooks' metadata (``dfd_utils.execution``), so it is never stale; git ignores it.
+the executed notebooks' metadata (``dfd_utils.execution``), and the front page's findings
+(``book/findings.md``, included by ``intro.md``) from the run's ``metrics/`` (``dfd_utils.findings``),
+and the *Model and data cards* page (``book/cards.md``) from its checkpoints (``dfd_utils.cards``), so
+none is ever stale; git ignores all three.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dfd_utils.cards import write_page as write_cards
 from dfd_utils.colab import COLAB_BADGE
 from dfd_utils.execution import write_page
+from dfd_utils.findings import write_book_page
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.pipeline import chapters
 from dfd_utils.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
+CARDS_PAGE = "cards.md"  # generated at each build from the run's checkpoints (dfd_utils.cards); not in git
 EXECUTION_PAGE = "execution.md"  # generated at each build (dfd_utils.execution), listed last in _toc.yml; not in git
 
 
@@ -87,8 +93,11 @@ def build(root: str | Path = ".") -> Path:
     vendor_mathjax(book)
     names = collect_notebooks(root, book)
     write_page(book / "notebooks", names, book / EXECUTION_PAGE)  # from the copies the book publishes
+    write_book_page(Paths.at(root).metrics, book)  # the front page's findings, from this run's metrics
+    write_cards(Paths.at(root).models, book / CARDS_PAGE)  # a model card per checkpoint of this run
     jb = Path(sys.executable).with_name("jupyter-book")
-    subprocess.run([str(jb), "build", str(book), "--builder", "html", "-W", "--keep-going"], check=True)
+    # -q: Sphinx's status lines off (80 per build), its warnings and errors kept; -W makes a warning fail the build
+    subprocess.run([str(jb), "build", str(book), "--builder", "html", "-W", "--keep-going", "-q"], check=True)
     index = book / "_build" / "html" / "index.html"
     print(f"book: {index}")
     return index

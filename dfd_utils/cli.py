@@ -154,17 +154,13 @@ def _predict(args) -> int:
 
 
 def _info(args) -> int:
-    from dfd_utils.models import load_checkpoint
+    from dfd_utils.cards import checkpoint_info, ci_methods_for, model_card
 
-    model, payload = load_checkpoint(args.checkpoint)
-    info = {"model": payload["model"], "table": model.table, "level": model.level,
-            "parameters": sum(p.numel() for p in model.parameters()), "config": payload["model_cfg"],
-            "input": payload.get("input"), "threshold": payload.get("threshold"), "rule": payload.get("rule"),
-            "temperature": payload.get("temperature"),
-            "trained_on": payload.get("data"), "seed": payload.get("seed"),
-            "validation_metrics": payload.get("val_metrics"), "test_metrics": payload.get("test_metrics"),
-            "dfd_version": version()}
-    print(json.dumps(info, indent=1))
+    info = checkpoint_info(args.checkpoint)
+    if args.card:
+        print(model_card(info, ci_methods=ci_methods_for(Path(args.checkpoint), info)))
+    else:
+        print(json.dumps(info, indent=1))
     return 0
 
 
@@ -226,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="A checkpoint as JSON: model, parameters, input, threshold and rule, training "
                                    "data, validation and test metrics.")
     i.add_argument("checkpoint")
+    i.add_argument("--card", action="store_true", help="a Markdown model card (intended use, data, metrics with "
+                   "intervals, known failure modes) instead of JSON")
     i.set_defaults(func=_info)
     e = sub.add_parser("extract", help="stage 02's frames for some DFDC parts (sharded extraction)",
                        description="Extract the frames of DFDC parts (dfdc_train_part_N folders or zips) into "

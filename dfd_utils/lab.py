@@ -1,33 +1,68 @@
-"""JupyterLab that leaves the study's notebooks as committed when nothing was edited.
+"""JupyterLab that leaves the study's notebooks as committed unless a code or markdown cell was edited.
 
-Saving rewrites a notebook's metadata with the running kernel's (``display_name``,
-``language_info`` with the Python version) and cell metadata such as ``execution``
-timings, so opening a notebook and letting autosave run would change the file: git
-shows an edit nobody made, and ``dvc status`` reports the stage's notebook
-dependency modified. ``make lab`` starts Lab with ``jupyter_lab_config.py``, whose
-pre-save hook puts the committed metadata back (:func:`canonical`); the notebooks
-are committed in nbformat's own serialisation, so an open-save cycle writes the
-same bytes (tested).
+The notebooks under ``notebooks/`` are DVC dependencies of their stages, committed without outputs. Saving
+from Lab would rewrite them: the running kernel's metadata (``display_name``, ``language_info`` with the
+Python version), cell metadata such as ``execution`` timings, and after a run the outputs and execution
+counts; git would show an edit nobody made and ``dvc status`` would report the stage changed, so the next
+``dvc repro`` reran it. A pre-save hook (:func:`pre_save`) writes the committed form instead
+(:func:`canonical`): the repository's metadata, no outputs, no execution counts. Outputs stay on screen for
+the session; the executed copies the pipeline made are under ``artifacts/executed/``.
+
+The hook reaches a plain ``jupyter lab`` too, not only ``make lab``: ``make env`` runs ``python -m
+dfd_utils.lab install``, which names it in the environment's own Jupyter config
+(``<venv>/etc/jupyter/jupyter_server_config.json``, the first place Jupyter looks), so any Lab or Jupyter
+Server started from the project's environment applies it. Editors that save notebooks themselves (VS Code)
+or ``jupyter nbconvert --inplace`` do not run server hooks; ``nbstripout`` (a dev dependency) cleans those.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
+
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
 CELL_KEYS_DROPPED = ("execution", "collapsed", "scrolled", "jp-MarkdownHeadingCollapsed")  # written by Lab
+HOOK = "dfd_utils.lab.pre_save"
 
 
 def canonical(nb: dict) -> dict:
-    """The notebook with the metadata the repository commits: kernel and language, nothing machine-specific."""
+    """The notebook as the repository commits it: kernel and language only, no outputs or execution counts."""
     nb["metadata"] = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {})
         for key in CELL_KEYS_DROPPED:
             meta.pop(key, None)
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
     return nb
 
 
 def pre_save(model: dict, path: str, contents_manager=None, **kwargs) -> None:
-    """Jupyter Server's ``FileContentsManager.pre_save_hook``: canonical metadata for the study's notebooks."""
+    """Jupyter Server's ``FileContentsManager.pre_save_hook``: the committed form for the study's notebooks."""
     if model.get("type") == "notebook" and path.replace("\\", "/").lstrip("/").startswith("notebooks/"):
         canonical(model["content"])
+
+
+def install(prefix: Path = Path(sys.prefix)) -> Path:
+    """Name the hook in ``prefix``'s Jupyter Server config, keeping whatever else that file sets."""
+    config = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
+    settings = json.loads(config.read_text()) if config.is_file() else {}
+    settings.setdefault("FileContentsManager", {})["pre_save_hook"] = HOOK
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(settings, indent=2) + "\n")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dfd_utils.lab", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["install"], help="name the pre-save hook in this environment's Jupyter")
+    parser.parse_args(argv)
+    print(f"dfd: Lab's pre-save hook set in {install()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

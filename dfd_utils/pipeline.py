@@ -232,8 +232,7 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
         with ThreadPoolExecutor(max_workers=1) as pool:
             facts = pool.submit(machine_facts, params, overrides.get("model_name"))
             try:
-                papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3",
-                                           cwd=str(notebook.parent), progress_bar=False)
+                execute(notebook, out, values, notebook.parent)
             except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
                 if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
                     record(out, facts.result())
@@ -250,6 +249,11 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
             raise
         raise disk_full(out) from err
     return out
+
+
+def execute(notebook: Path, out: Path, values: dict, cwd: Path) -> None:
+    """Papermill runs ``notebook`` into ``out`` (``dfd_utils.notebook_run``); by name, as below: no input to results."""
+    importlib.import_module("dfd_utils.notebook_run").execute(notebook, out, values, cwd)
 
 
 def machine_facts(params: dict, model_name: str | None = None) -> dict:

@@ -93,7 +93,7 @@ def experiments(tmp_path_factory):
     for lr in LEARNING_RATES:
         done = repo.dvc("exp", "run", "-S", f"train.lr={lr}", "train@baseline")
         names[re.search(r"Ran experiment\(s\): (\S+)", done.stdout).group(1)] = lr
-        outputs.append(done.stdout)
+        outputs.append(done.stdout + done.stderr)
     return repo, names, outputs
 
 
@@ -123,6 +123,25 @@ def test_two_experiments_are_compared_by_exp_show_and_metrics_diff(experiments):
     diff = json.loads(repo.dvc("metrics", "diff", "--all", "--json", first, second).stdout)
     auc = diff["metrics/baseline.json"]["frame.roc_auc"]
     assert (auc["old"], auc["new"]) == (found[first][1], found[second][1])
+
+
+# Warnings a run may print that are about the study itself: DVC on the empty data/ folder data.dvc tracks.
+STUDY_WARNINGS = ("WARNING: 'data' is empty.",)
+
+
+@pytest.mark.slow  # reads the two experiments above
+def test_the_run_log_has_a_progress_line_per_stage_and_no_warning_that_is_not_about_the_study(experiments):
+    """A `dvc exp run` of chapters 00-04 on the smoke profile: each notebook says how far it got, and nothing
+    else warns (no kernel transport warning, no library deprecation, papermill's lines once)."""
+    _, _, outputs = experiments
+    log = outputs[0]
+    for notebook in ("00_difficulty", "01_download_subset", "02_extract_frames", "03_optical_flow",
+                     "04_baseline__baseline"):
+        assert re.search(rf"^{notebook}: (\d+)/\1 cells, \d\d:\d\d$", log, re.MULTILINE), notebook
+    warnings = [line for line in log.splitlines() if re.search(r"warn", line, re.IGNORECASE)
+                and line.strip() not in STUDY_WARNINGS]
+    assert warnings == [], "\n".join(warnings)
+    assert "eavesdropping" not in log and "Input Notebook" not in log
 
 
 @pytest.mark.slow  # reads the two experiments above

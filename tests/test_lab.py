@@ -79,3 +79,77 @@ def test_paths_are_shown_relative_to_the_project():
     assert shown(Paths.at(".").subset) == "artifacts/subset"
     assert shown(project_root() / "build" / "smoke" / "artifacts") == "build/smoke/artifacts"
     assert shown("/elsewhere/x.mp4") == "/elsewhere/x.mp4"  # outside the project: as given
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow  # starts a real JupyterLab server: about 5 s
+def test_a_plain_jupyter_lab_run_and_save_leaves_a_notebook_as_committed(tmp_path):
+    """`jupyter lab` started from the project's environment, with no --config: the hook `make env` installs
+    is applied when a notebook is saved through the REST API after Lab put in its metadata and a run's outputs
+    (the file stays byte for byte, so `dvc status` stays clean), and a real edit to a cell is still saved."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from dfd_utils import lab
+
+    config = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json"
+    assert json.loads(config.read_text())["FileContentsManager"]["pre_save_hook"] == lab.HOOK, \
+        f"{config}: `make env` (python -m dfd_utils.lab install) names the hook there"
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    port, token = _free_port(), "dfd-test"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "user-config"),  # no user config: the venv's only
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
+                               f"--port={port}", f"--IdentityProvider.token={token}",
+                               f"--ServerApp.root_dir={tmp_path}"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhost, never a proxy
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{path}", method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"token {token}"})
+        with opener.open(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    try:
+        for _ in range(120):
+            try:
+                call("GET", "status")
+                break
+            except OSError:
+                time.sleep(0.5)
+        name = "notebooks/04_baseline.ipynb"
+        path = tmp_path / name
+        committed = path.read_bytes()
+        model = call("GET", f"contents/{name}?content=1")
+        nb = model["content"]
+        nb["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+        nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "pygments_lexer": "ipython3"}
+        code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        code["execution_count"] = 7
+        code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "trained\n"}]
+        code["metadata"]["execution"] = {"iopub.status.busy": "2026-12-07T23:00:00"}
+        call("PUT", f"contents/{name}", {"type": "notebook", "format": "json", "content": nb})
+        assert path.read_bytes() == committed, f"{name} changed on a run-and-save with no cell edited"
+
+        markdown = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+        markdown["source"] = "# An edited title"
+        call("PUT", f"contents/{name}", {"type": "notebook", "format": "json", "content": nb})
+        saved = json.loads(path.read_text())
+        assert "# An edited title" in ["".join(c["source"]) for c in saved["cells"]]
+        assert all(c.get("outputs", []) == [] for c in saved["cells"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

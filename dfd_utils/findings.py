@@ -1,0 +1,211 @@
+"""What the study found, written from the committed results into the README and the book's front page.
+
+A reader should see the findings before installing 7 GB, and those findings must be the results, not a
+copy typed once and left to go stale. This module reads ``metrics/*.json`` (written by ``dvc repro``) and
+writes three things from them:
+
+* the README's findings block, between ``<!-- findings:start -->`` and ``<!-- findings:end -->``;
+* ``book/images/findings.svg``, the headline figure (test video AUC per model with its interval and the
+  spread over seeds), drawn deterministically so the same metrics give the same bytes;
+* ``findings.md`` in the book being built, the same prose and table for its front page (``intro.md`` includes
+  it), written by each book build from that run's own metrics (``write_book_page``), so never stale.
+
+``python -m dfd_utils.findings`` rewrites the README block and the figure (``make repro`` runs it after the
+study); ``--check`` exits 1, naming the file, when one of them no longer matches the metrics (the test suite
+runs it on the committed files). Nothing here ranks models by
+point estimate: which differences are real is decided by paired intervals in chapter 10, and the prose says so.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from dfd_utils.settings import MODEL_NAMES
+
+START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+FIGURE = Path("book/images/findings.svg")
+BOOK_PAGE = "findings.md"  # in the book's source folder; written at each build, not in git
+README = Path("README.md")
+
+SEES = {  # what each detector is given, in the paper's order (the book's intro has the same table)
+    "baseline": "one frame",
+    "two_stream_frame": "one frame + its optical flow",
+    "two_stream_video": "16 frames + 16 flows",
+    "cnn_rnn": "16 frames in order (CNN + LSTM)",
+    "cnn3d": "a 16-frame clip (inflated 3D CNN)",
+}
+VERDICT_ORDER = ("holds", "contradicted", "not shown", "not tested")
+
+
+def load(metrics: Path) -> dict:
+    """The numbers the findings are written from; a missing or unreadable file is named."""
+    def read(name: str) -> dict:
+        path = metrics / f"{name}.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: missing; run `make repro` (or `dvc pull`) to write the results") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not JSON ({err})") from None
+    return {"models": {m: read(m) for m in MODEL_NAMES}, "claims": read("claims"), "faces": read("real_faces")}
+
+
+def headline_rows(results: dict) -> list[dict]:
+    """One row per model: test video AUC of seed 0 with its interval and method, the seeds' range, accuracy."""
+    rows = []
+    for model in MODEL_NAMES:
+        m = results["models"][model]
+        spread = m["seeds"]["spread"]["roc_auc"]
+        rows.append({
+            "model": model, "sees": SEES[model],
+            "auc": m["video"]["roc_auc"], "ci": tuple(m["video_ci"]["roc_auc"]),
+            "ci_method": m["video_ci_method"]["roc_auc"],
+            "seeds": len(m["seeds"]["runs"]), "seed_min": spread["min"], "seed_max": spread["max"],
+            "accuracy": m["video"]["accuracy"], "threshold": m["threshold"], "rule": m["score"],
+            "test_videos": m["videos_per_split"]["test"],
+        })
+    return rows
+
+
+def verdict_tally(claims: dict) -> Counter:
+    """How many of chapter 10's claims each verdict got."""
+    unknown = {c["verdict"] for c in claims.values()} - set(VERDICT_ORDER)
+    if unknown:
+        raise ValueError(f"metrics/claims.json: verdicts {sorted(unknown)} are not among {VERDICT_ORDER}")
+    return Counter(c["verdict"] for c in claims.values())
+
+
+def _f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def findings_markdown(results: dict, figure: str = str(FIGURE), chapter_link=lambda n, title: title) -> str:
+    """The findings as Markdown: prose computed from the results, the table, the figure.
+
+    ``chapter_link(number, title)`` turns a chapter reference into a link (plain text in the README, a
+    ``{doc}`` role in the book).
+    """
+    rows = headline_rows(results)
+    tally = verdict_tally(results["claims"])
+    low, high = min(rows, key=lambda r: r["auc"]), max(rows, key=lambda r: r["auc"])
+    faces = results["faces"]["models"]
+    best_face = max(faces[m]["face"] for m in faces)
+    at_best = [m for m in MODEL_NAMES if faces[m]["face"] == best_face]
+    n_test, n_seeds = rows[0]["test_videos"], rows[0]["seeds"]
+    counts = ", ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER)
+    lines = [
+        f"On the synthetic DFDC-format demo ({n_test} test videos, {n_seeds} seeds per model), the five detectors' "
+        f"test video ROC AUCs range from {_f(low['auc'])} (`{low['model']}`) to {_f(high['auc'])} "
+        f"(`{high['model']}`). Point estimates do not rank models: which differences are real is decided by "
+        f"paired intervals in {chapter_link('10', 'chapter 10')}, where the paper's {sum(tally.values())} claims "
+        f"come out {counts}.",
+        "",
+        f"On real talking faces ({chapter_link('09', 'chapter 09')}: a person never seen in training), the best "
+        f"face-crop test AUC is {_f(best_face)}, reached by "
+        + " and ".join(f"`{m}` ({_f(faces[m]['full'])} on full frames)" for m in at_best) + ".",
+        "",
+        f"| model | sees | test video AUC | 95 % interval | AUC over {n_seeds} seeds | accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| `{r['model']}` | {r['sees']} | {_f(r['auc'])} | {_f(r['ci'][0])}–{_f(r['ci'][1])} | "
+                     f"{_f(r['seed_min'])}–{_f(r['seed_max'])} | {_f(r['accuracy'])} |")
+    methods = sorted({r["ci_method"] for r in rows})
+    lines += [
+        "",
+        f"AUC and accuracy of seed 0; interval: {'; '.join(methods)}; accuracy at the threshold chosen on "
+        "validation, by each model's rule. Written from `metrics/*.json` by `python -m dfd_utils.findings`.",
+        "",
+        f"![Test video ROC AUC per model with its interval and the seeds' range]({figure})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def draw_figure(results: dict) -> bytes:
+    """The headline figure as SVG bytes, the same for the same metrics (no date, fixed ids)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = headline_rows(results)
+    with matplotlib.rc_context({"svg.hashsalt": "dfd-findings", "svg.fonttype": "none", "font.size": 9}):
+        fig, ax = plt.subplots(figsize=(6.4, 2.6))
+        ys = range(len(rows))[::-1]
+        for y, r in zip(ys, rows):
+            ax.plot([r["ci"][0], r["ci"][1]], [y, y], color="#4c72b0", lw=2, solid_capstyle="butt")
+            ax.plot([r["seed_min"], r["seed_max"]], [y - 0.22, y - 0.22], color="#999999", lw=1)
+            ax.plot(r["auc"], y, "o", color="#1f3b73", ms=6)
+        ax.axvline(0.5, color="#bbbbbb", lw=0.8, ls="--")
+        ax.set_yticks(list(ys), [r["model"] for r in rows])
+        ax.set_xlim(0.4, 1.0)
+        ax.set_xlabel("test video ROC AUC (dot: seed 0; blue: 95 % interval; grey: range over seeds)")
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+    return buffer.getvalue().encode()
+
+
+def readme_with(readme_text: str, block: str, path: Path = README) -> str:
+    """``readme_text`` with the findings block replaced; the markers must be there once each."""
+    if readme_text.count(START) != 1 or readme_text.count(END) != 1:
+        raise ValueError(f"{path}: needs one {START} and one {END} line around the findings")
+    head, rest = readme_text.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{block}{END}{tail}"
+
+
+def book_page(results: dict) -> str:
+    """The book's front-page section (``intro.md`` includes it)."""
+    titles = {"09": "notebooks/09_real_faces", "10": "notebooks/10_claims"}
+    body = findings_markdown(results, figure="images/findings.svg",
+                             chapter_link=lambda n, title: f"{{doc}}`{title} <{titles[n]}>`")
+    return "## What the study found\n\n" + body
+
+
+def write_book_page(metrics: Path, book: Path) -> Path:
+    """The front page's findings and their figure, in the book source folder ``book``, from ``metrics``."""
+    results = load(metrics)
+    (book / "images").mkdir(exist_ok=True)
+    (book / "images" / FIGURE.name).write_bytes(draw_figure(results))
+    page = book / BOOK_PAGE
+    page.write_text(book_page(results))
+    return page
+
+
+def expected_files(root: Path) -> dict[Path, bytes]:
+    """The committed files this module writes (README block, figure), with the bytes the metrics give."""
+    results = load(root / "metrics")
+    readme = root / README
+    return {
+        readme: readme_with(readme.read_text(), findings_markdown(results), readme).encode(),
+        root / FIGURE: draw_figure(results),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dfd_utils.findings", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="the project folder (default: here)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a written file differs from the metrics")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, content in expected_files(args.root).items():
+        if path.exists() and path.read_bytes() == content:
+            continue
+        if args.check:
+            stale.append(path)
+        else:
+            path.write_bytes(content)
+            print(f"wrote {path}")
+    for path in stale:
+        print(f"{path}: does not match metrics/*.json; run `python -m dfd_utils.findings`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
