@@ -49,7 +49,7 @@ class _Lines(io.TextIOBase):
 
     def write(self, text: str) -> int:
         line = text.replace("\r", "").strip()
-        if line and line != self.last:
+        if line and line != self.last and ": 0/" not in line:  # from the first finished cell on
             self.stream.write(line + "\n")
             self.stream.flush()
             self.last = line

@@ -232,7 +232,8 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
         with ThreadPoolExecutor(max_workers=1) as pool:
             facts = pool.submit(machine_facts, params, overrides.get("model_name"))
             try:
-                execute(notebook, out, values, notebook.parent)
+                # papermill, a Unix-socket kernel, a progress line; by name, as machine_facts: no input to results
+                importlib.import_module("dfd_utils.notebook_run").execute(notebook, out, values, notebook.parent)
             except papermill.PapermillExecutionError:  # a cell failed: the copy papermill wrote says where, and on what
                 if facts.exception() is None:  # the notebook's error is the one to report, never the facts'
                     record(out, facts.result())
@@ -249,11 +250,6 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
             raise
         raise disk_full(out) from err
     return out
-
-
-def execute(notebook: Path, out: Path, values: dict, cwd: Path) -> None:
-    """Papermill runs ``notebook`` into ``out`` (``dfd_utils.notebook_run``); by name, as below: no input to results."""
-    importlib.import_module("dfd_utils.notebook_run").execute(notebook, out, values, cwd)
 
 
 def machine_facts(params: dict, model_name: str | None = None) -> dict:
@@ -282,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-name", help="name of the executed copy (default: the notebook's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # its "Input Notebook" lines; notebook_run says more
     overrides = dict(item.split("=", 1) for item in args.set)
     from dfd_utils.config import ConfigError
 
