@@ -90,9 +90,8 @@ def render(name: str) -> str:
     """``params.yaml`` for profile ``name``: the base file's text and comments, the overlay's values."""
     from ruamel.yaml import YAML  # round-trip YAML keeps the base's comments; it comes with DVC
 
-    rt = YAML()
-    rt.width = 120
-    rt.indent(mapping=2, sequence=4, offset=2)
+    rt = YAML()  # DVC's own layout (dvc.utils.serialize): `dvc exp run -S` then rewrites one line, not the file
+    rt.default_flow_style = False
     doc = rt.load((profiles_dir() / f"{BASE}.yaml").read_text())
 
     def apply(node, over):

@@ -30,6 +30,23 @@ def test_params_yaml_is_the_demo_profile():
     assert (ROOT / "params.yaml").read_text() == profiles.render("demo"), "regenerate: make profile PROFILE=demo"
 
 
+@pytest.mark.parametrize("name", ["demo", "smoke", "paper"])
+def test_dvc_writing_a_value_back_changes_that_line_only(name, tmp_path):
+    """`dvc exp run -S train.lr=...` rewrites params.yaml with DVC's own YAML layout: a generated profile already
+    in that layout gets a one-line diff, not a re-indented file (DVC's serializer, as -S calls it)."""
+    from dvc.utils.serialize import modify_yaml
+
+    path = tmp_path / "params.yaml"
+    text = profiles.render(name)
+    path.write_text(text)
+    with modify_yaml(path) as data:
+        data["train"]["lr"] = 0.002
+    before, after = text.splitlines(), path.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1, changed
+    assert changed[0][1].strip().startswith("lr: 0.002")
+
+
 def test_every_profile_resolves_to_a_complete_checked_configuration():
     """Overlays hold only differences, yet each merges into every key of the base and passes the typed checks."""
     for name, params in PROFILES.items():
