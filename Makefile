@@ -79,8 +79,11 @@ findings: env
 
 # Publish the book of the committed run to GitHub Pages (origin's gh-pages branch), so the site shows the
 # results that metrics/ and the README hold; refused while the README's findings are stale.
-publish: book
+publish: env
 	$(BIN)/python -m dfd_utils.findings --check
+	@git diff --quiet HEAD || { echo "make publish: commit first: the site shows a committed run" >&2; exit 1; }
+	@$(BIN)/dvc status -q || { echo "make publish: dvc status is not clean: run make repro first" >&2; exit 1; }
+	$(MAKE) book
 	$(BIN)/ghp-import --no-jekyll --push --force --message "book of $$(git rev-parse --short HEAD)" book/_build/html
 
 # Learning curves with DVC, offline: .dvc/config names .dvc/plots/offline.html, committed with vega

@@ -54,8 +54,16 @@ def ci_methods_for(checkpoint: Path, info: dict) -> dict | None:
         recorded = json.loads(metrics.read_text())
     except (OSError, ValueError):
         return None
-    same = recorded.get("video", {}).get("roc_auc") == (info.get("test_metrics") or {}).get("roc_auc")
-    return recorded.get("video_ci_method") if same else None
+    if not same_run(recorded, info):
+        return None
+    methods = recorded.get("video_ci_method")
+    return methods if isinstance(methods, dict) else None
+
+
+def same_run(recorded, info: dict) -> bool:
+    """Whether a metrics file (``recorded``) holds this checkpoint's test AUC: the same run wrote both."""
+    video = recorded.get("video") if isinstance(recorded, dict) else None
+    return isinstance(video, dict) and video.get("roc_auc") == (info.get("test_metrics") or {}).get("roc_auc")
 
 
 def _metric_rows(val: dict, test: dict) -> list[str]:
@@ -78,7 +86,7 @@ def failure_modes(info: dict) -> list[str]:
     source = data.get("source")
     if source == "synthetic":
         notes.append("Trained on synthetic faces only: on real footage its verdicts are not evidence "
-                     "(`dfd predict` says so with every result).")
+                     "(`dfd predict` prints this note with its results).")
     if source == "faces":
         notes.append("Trained on one real person's face: expect it to vary with people, cameras and "
                      "compression it never saw; chapter 09 gives its scores on an unseen person.")
@@ -131,8 +139,9 @@ def model_card(info: dict, title: str | None = None, ci_methods: dict | None = N
         f"**Training data.** {data.get('num_videos', '?')} videos: {SOURCE_TEXT.get(source, source)}.",
         "",
         f"**Decision.** A video is FAKE when its score by the `{info.get('rule')}` rule reaches "
-        f"{info.get('threshold')}, the threshold chosen on validation (never on test); its logits are divided "
-        f"by a temperature of {info['temperature']:.3f} fitted on validation (`dfd predict` applies it)."
+        f"{info.get('threshold')}, the threshold chosen on validation (never on test), on the model's raw "
+        f"scores. `dfd predict` reports `prob_fake` calibrated by a temperature of {info['temperature']:.3f} "
+        "fitted on validation (the logit divided by it); the verdict does not use it."
         if info.get("temperature") is not None else
         f"**Decision.** A video is FAKE when its score by the `{info.get('rule')}` rule reaches "
         f"{info.get('threshold')}, the threshold chosen on validation (never on test).",
@@ -205,6 +214,13 @@ def write_page(models: Path, page: Path) -> Path:
             continue
         info = checkpoint_info(path)
         parts.append(model_card(info, ci_methods=ci_methods_for(path, info)))
+        try:
+            recorded = json.loads((models.parent.parent / "metrics" / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if not same_run(recorded, info):  # the book would show two runs side by side: say so on the page
+            parts += [f"**Not the run the chapters show**: `{path.name}`'s test AUC differs from "
+                      f"`metrics/{name}.json`'s (rerun `dvc repro` so the checkpoint and the metrics agree).", ""]
     parts += ["## Data cards", "", data_cards()]
     page.write_text("\n".join(parts))
     return page

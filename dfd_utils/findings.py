@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -41,84 +42,137 @@ SEES = {  # what each detector is given, in the paper's order (the book's intro 
 VERDICT_ORDER = ("holds", "contradicted", "not shown", "not tested")
 
 
+def _get(data, path: Path, *keys):
+    """``data[k1][k2]...``, or a ValueError naming the file and the missing key."""
+    for depth, key in enumerate(keys):
+        if not isinstance(data, dict) or key not in data:
+            raise ValueError(f"{path}: no {'.'.join(keys[: depth + 1])}; rerun the stage that writes it")
+        data = data[key]
+    return data
+
+
+def _finite(value, path: Path, name: str) -> float:
+    """``value`` as a float if it is a finite number: a NaN or a string would print as a result, so it is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{path}: {name} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _number(data, path: Path, *keys) -> float:
+    """The finite number at ``keys`` of ``data``."""
+    return _finite(_get(data, path, *keys), path, ".".join(keys))
+
+
 def load(metrics: Path) -> dict:
-    """The numbers the findings are written from; a missing or unreadable file is named."""
-    def read(name: str) -> dict:
+    """The numbers the findings are written from, checked: a missing file, a missing key or a value that is not a
+    finite number is named (file and key) instead of being printed as a finding."""
+    def read(name: str) -> tuple[dict, Path]:
         path = metrics / f"{name}.json"
         try:
-            return json.loads(path.read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: missing; run `make repro` (or `dvc pull`) to write the results") from None
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not JSON ({err})") from None
-    return {"models": {m: read(m) for m in MODEL_NAMES}, "claims": read("claims"), "faces": read("real_faces")}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a JSON object")
+        return data, path
+
+    rows = []
+    for model in MODEL_NAMES:
+        m, path = read(model)
+        interval = _get(m, path, "video_ci", "roc_auc")
+        if not isinstance(interval, list) or len(interval) != 2:
+            raise ValueError(f"{path}: video_ci.roc_auc is {interval!r}, not a [low, high] pair")
+        low, high = (_finite(bound, path, f"video_ci.roc_auc[{i}]") for i, bound in enumerate(interval))
+        runs = _get(m, path, "seeds", "runs")
+        rows.append({
+            "model": model, "sees": SEES[model],
+            "auc": _number(m, path, "video", "roc_auc"),
+            "ci": (low, high),
+            "ci_method": str(_get(m, path, "video_ci_method", "roc_auc")),
+            "seeds": len(runs) if isinstance(runs, list) else 0,
+            "seed_min": _number(m, path, "seeds", "spread", "roc_auc", "min"),
+            "seed_max": _number(m, path, "seeds", "spread", "roc_auc", "max"),
+            "accuracy": _number(m, path, "video", "accuracy"),
+            "test_videos": int(_number(m, path, "videos_per_split", "test")),
+        })
+    claims, path = read("claims")
+    verdicts = {}
+    for claim, entry in claims.items():
+        verdicts[claim] = _get(entry, path, "verdict") if isinstance(entry, dict) else None
+        if verdicts[claim] not in VERDICT_ORDER:
+            raise ValueError(f"{path}: {claim}.verdict is {verdicts[claim]!r}, not one of {VERDICT_ORDER}")
+    if not verdicts:
+        raise ValueError(f"{path}: no claims")
+    faces, path = read("real_faces")
+    face_rows = {model: {"face": _number(faces, path, "models", model, "face"),
+                         "full": _number(faces, path, "models", model, "full")} for model in MODEL_NAMES}
+    return {"rows": rows, "verdicts": verdicts, "faces": face_rows}
 
 
 def headline_rows(results: dict) -> list[dict]:
     """One row per model: test video AUC of seed 0 with its interval and method, the seeds' range, accuracy."""
-    rows = []
-    for model in MODEL_NAMES:
-        m = results["models"][model]
-        spread = m["seeds"]["spread"]["roc_auc"]
-        rows.append({
-            "model": model, "sees": SEES[model],
-            "auc": m["video"]["roc_auc"], "ci": tuple(m["video_ci"]["roc_auc"]),
-            "ci_method": m["video_ci_method"]["roc_auc"],
-            "seeds": len(m["seeds"]["runs"]), "seed_min": spread["min"], "seed_max": spread["max"],
-            "accuracy": m["video"]["accuracy"], "threshold": m["threshold"], "rule": m["score"],
-            "test_videos": m["videos_per_split"]["test"],
-        })
-    return rows
+    return results["rows"]
 
 
-def verdict_tally(claims: dict) -> Counter:
+def verdict_tally(verdicts: dict) -> Counter:
     """How many of chapter 10's claims each verdict got."""
-    unknown = {c["verdict"] for c in claims.values()} - set(VERDICT_ORDER)
+    unknown = set(verdicts.values()) - set(VERDICT_ORDER)
     if unknown:
         raise ValueError(f"metrics/claims.json: verdicts {sorted(unknown)} are not among {VERDICT_ORDER}")
-    return Counter(c["verdict"] for c in claims.values())
+    return Counter(verdicts.values())
 
 
 def _f(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _count(values: list[int], noun: str) -> str:
+    low, high = min(values), max(values)
+    return f"{low} {noun}" if low == high else f"{low}-{high} {noun}"
+
+
 def findings_markdown(results: dict, figure: str = str(FIGURE), chapter_link=lambda n, title: title) -> str:
     """The findings as Markdown: prose computed from the results, the table, the figure.
 
     ``chapter_link(number, title)`` turns a chapter reference into a link (plain text in the README, a
-    ``{doc}`` role in the book).
+    ``{doc}`` role in the book). Nothing names the data: the README and the book say which run this is.
     """
     rows = headline_rows(results)
-    tally = verdict_tally(results["claims"])
+    tally = verdict_tally(results["verdicts"])
     low, high = min(rows, key=lambda r: r["auc"]), max(rows, key=lambda r: r["auc"])
-    faces = results["faces"]["models"]
-    best_face = max(faces[m]["face"] for m in faces)
+    faces = results["faces"]
+    best_face = max(faces[m]["face"] for m in MODEL_NAMES)
     at_best = [m for m in MODEL_NAMES if faces[m]["face"] == best_face]
-    n_test, n_seeds = rows[0]["test_videos"], rows[0]["seeds"]
     counts = ", ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER)
     lines = [
-        f"On the synthetic DFDC-format demo ({n_test} test videos, {n_seeds} seeds per model), the five detectors' "
-        f"test video ROC AUCs range from {_f(low['auc'])} (`{low['model']}`) to {_f(high['auc'])} "
+        f"Over the run's {_count([r['test_videos'] for r in rows], 'test videos')}, the five detectors' test video "
+        f"ROC AUCs (first seed) range from {_f(low['auc'])} (`{low['model']}`) to {_f(high['auc'])} "
         f"(`{high['model']}`). Point estimates do not rank models: which differences are real is decided by "
         f"paired intervals in {chapter_link('10', 'chapter 10')}, where the paper's {sum(tally.values())} claims "
         f"come out {counts}.",
         "",
         f"On real talking faces ({chapter_link('09', 'chapter 09')}: a person never seen in training), the best "
-        f"face-crop test AUC is {_f(best_face)}, reached by "
-        + " and ".join(f"`{m}` ({_f(faces[m]['full'])} on full frames)" for m in at_best) + ".",
+        f"face-crop test AUC of the first seed is {_f(best_face)}, reached by "
+        + " and ".join(f"`{m}` ({_f(faces[m]['full'])} on full frames)" for m in at_best)
+        + "; the chapter gives every seed and the intervals, on a test set too small to speak for faces in general.",
         "",
-        f"| model | sees | test video AUC | 95 % interval | AUC over {n_seeds} seeds | accuracy |",
+        "| model | sees | test video AUC | 95 % interval | AUC over seeds (n) | accuracy |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| `{r['model']}` | {r['sees']} | {_f(r['auc'])} | {_f(r['ci'][0])}–{_f(r['ci'][1])} | "
-                     f"{_f(r['seed_min'])}–{_f(r['seed_max'])} | {_f(r['accuracy'])} |")
-    methods = sorted({r["ci_method"] for r in rows})
+                     f"{_f(r['seed_min'])}–{_f(r['seed_max'])} ({r['seeds']}) | {_f(r['accuracy'])} |")
+    by_method: dict[str, list[str]] = {}
+    for r in rows:
+        by_method.setdefault(r["ci_method"], []).append(r["model"])
+    methods = by_method.popitem()[0] if len(by_method) == 1 else "; ".join(
+        f"{method} ({', '.join(models)})" for method, models in by_method.items())
     lines += [
         "",
-        f"AUC and accuracy of seed 0; interval: {'; '.join(methods)}; accuracy at the threshold chosen on "
-        "validation, by each model's rule. Written from `metrics/*.json` by `python -m dfd_utils.findings`.",
+        f"AUC and accuracy of the first seed; interval: {methods}; accuracy at the threshold chosen on validation, "
+        "by each model's rule. Written from `metrics/*.json` by `python -m dfd_utils.findings`.",
         "",
         f"![Test video ROC AUC per model with its interval and the seeds' range]({figure})",
     ]
@@ -141,8 +195,9 @@ def draw_figure(results: dict) -> bytes:
             ax.plot(r["auc"], y, "o", color="#1f3b73", ms=6)
         ax.axvline(0.5, color="#bbbbbb", lw=0.8, ls="--")
         ax.set_yticks(list(ys), [r["model"] for r in rows])
-        ax.set_xlim(0.4, 1.0)
-        ax.set_xlabel("test video ROC AUC (dot: seed 0; blue: 95 % interval; grey: range over seeds)")
+        lowest = min(min(r["ci"][0], r["seed_min"], r["auc"]) for r in rows)
+        ax.set_xlim(min(0.4, math.floor((lowest - 0.02) * 10) / 10), 1.0)  # every value shown, however low
+        ax.set_xlabel("test video ROC AUC (dot: first seed; blue: 95 % interval; grey: range over seeds)")
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
         buffer = io.StringIO()
@@ -152,12 +207,22 @@ def draw_figure(results: dict) -> bytes:
 
 
 def readme_with(readme_text: str, block: str, path: Path = README) -> str:
-    """``readme_text`` with the findings block replaced; the markers must be there once each."""
-    if readme_text.count(START) != 1 or readme_text.count(END) != 1:
-        raise ValueError(f"{path}: needs one {START} and one {END} line around the findings")
-    head, rest = readme_text.split(START)
-    _, tail = rest.split(END)
-    return f"{head}{START}\n{block}{END}{tail}"
+    """``readme_text`` with the findings block replaced. The markers must each be a whole line of their own,
+    once, outside fenced code, the start before the end; line endings are kept as the file has them."""
+    newline = "\r\n" if "\r\n" in readme_text else "\n"
+    lines = readme_text.split(newline)
+    fenced, found = False, {START: [], END: []}
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.strip() in found:
+            found[line.strip()].append(i)
+    if len(found[START]) != 1 or len(found[END]) != 1 or found[START][0] > found[END][0]:
+        raise ValueError(f"{path}: needs one {START} line, then one {END} line, around the findings "
+                         f"(outside code blocks); found them on lines {[n + 1 for n in found[START]]} and "
+                         f"{[n + 1 for n in found[END]]}")
+    first, last = found[START][0], found[END][0]
+    return newline.join(lines[: first + 1] + block.rstrip("\n").split("\n") + lines[last:])
 
 
 def book_page(results: dict) -> str:

@@ -11,7 +11,9 @@ the session; the executed copies the pipeline made are under ``artifacts/execute
 The hook reaches a plain ``jupyter lab`` too, not only ``make lab``: ``make env`` runs ``python -m
 dfd_utils.lab install``, which names it in the environment's own Jupyter config
 (``<venv>/etc/jupyter/jupyter_server_config.json``, the first place Jupyter looks), so any Lab or Jupyter
-Server started from the project's environment applies it. Editors that save notebooks themselves (VS Code)
+Server started from the project's environment applies it, wherever it was started; it touches only the
+notebooks of a dfd checkout (:func:`is_study_notebook`). A conda environment (``environment.yml``) gets it
+with ``python -m dfd_utils.lab install`` run once. Editors that save notebooks themselves (VS Code)
 or ``jupyter nbconvert --inplace`` do not run server hooks; ``nbstripout`` (a dev dependency) cleans those.
 """
 
@@ -40,17 +42,39 @@ def canonical(nb: dict) -> dict:
     return nb
 
 
+def is_study_notebook(file: Path) -> bool:
+    """A notebook directly in the ``notebooks/`` folder of a dfd checkout (``dvc.yaml`` and ``dfd_utils/`` beside
+    it), wherever Lab was started and whatever link led to it; another project's ``notebooks/`` is left alone."""
+    file = file.resolve()
+    project = file.parent.parent
+    return (file.suffix == ".ipynb" and file.parent.name == "notebooks" and (project / "dvc.yaml").is_file()
+            and (project / "dfd_utils").is_dir())
+
+
 def pre_save(model: dict, path: str, contents_manager=None, **kwargs) -> None:
     """Jupyter Server's ``FileContentsManager.pre_save_hook``: the committed form for the study's notebooks."""
-    if model.get("type") == "notebook" and path.replace("\\", "/").lstrip("/").startswith("notebooks/"):
+    if model.get("type") != "notebook":
+        return
+    root = Path(getattr(contents_manager, "root_dir", None) or ".")
+    if is_study_notebook(root / path.lstrip("/")):
         canonical(model["content"])
 
 
 def install(prefix: Path = Path(sys.prefix)) -> Path:
-    """Name the hook in ``prefix``'s Jupyter Server config, keeping whatever else that file sets."""
+    """Name the hook in ``prefix``'s Jupyter Server config, keeping whatever else that file sets; a config that
+    is not JSON, or that names another pre-save hook, is refused rather than overwritten."""
     config = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
-    settings = json.loads(config.read_text()) if config.is_file() else {}
-    settings.setdefault("FileContentsManager", {})["pre_save_hook"] = HOOK
+    try:
+        settings = json.loads(config.read_text()) if config.is_file() else {}
+    except ValueError as err:
+        raise ValueError(f"{config}: not JSON ({err}); fix or remove it, then run `make env` again") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{config}: not a JSON object; fix or remove it, then run `make env` again")
+    section = settings.setdefault("FileContentsManager", {})
+    if section.get("pre_save_hook") not in (None, HOOK):
+        raise ValueError(f"{config}: already names the pre-save hook {section['pre_save_hook']!r}; "
+                         f"set {HOOK!r} by hand if this environment is the study's")
+    section["pre_save_hook"] = HOOK
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps(settings, indent=2) + "\n")
     return config
@@ -60,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dfd_utils.lab", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["install"], help="name the pre-save hook in this environment's Jupyter")
     parser.parse_args(argv)
-    print(f"dfd: Lab's pre-save hook set in {install()}")
+    try:
+        print(f"dfd: Lab's pre-save hook set in {install()}")
+    except ValueError as err:
+        print(f"dfd: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -25,15 +25,29 @@ from traitlets import CaselessStrEnum
 PROGRESS_EVERY_S = 15.0
 
 
+SOCKET_PATH_MAX = 100  # a Unix socket's path holds at most 107 bytes; the kernel adds "-<port>" to ours
+
+
 class IPCKernelManager(AsyncKernelManager):
-    """A kernel reached over Unix sockets in its own 0700 temporary folder, removed at shutdown."""
+    """A kernel reached over Unix sockets in its own 0700 temporary folder, removed at shutdown.
+
+    Where the temporary folder's path is too long for a socket (a long ``TMPDIR``), the kernel is reached over
+    localhost TCP as papermill does by default, and the log says why.
+    """
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._socket_dir = tempfile.mkdtemp(prefix="dfd-kernel-")  # mkdtemp: mode 0700, this user only
-        self.ip = os.path.join(self._socket_dir, "kernel")
+        ip = os.path.join(self._socket_dir, "kernel")
+        if len(ip.encode()) + len("-65535") > SOCKET_PATH_MAX:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            logging.getLogger(__name__).warning("kernel over localhost TCP: the socket path %s would be longer "
+                                                "than a Unix socket allows (set a shorter TMPDIR)", ip)
+            self.transport, self.ip = "tcp", "127.0.0.1"
+        else:
+            self.ip = ip
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:  # what shutdown_kernel awaits
         await super()._async_cleanup_resources(restart)

@@ -54,6 +54,8 @@ def test_dfd_info_card_on_a_checkpoint(tmp_path, capsys):
     (metrics / "baseline.json").write_text(json.dumps({"video": {"roc_auc": 0.5}, "video_ci_method": {}}))
     main(["info", "--card", str(ckpt)])  # another run's metrics: its methods are not borrowed
     assert "does not record the method" in capsys.readouterr().out
+    (metrics / "baseline.json").write_text("[1, 2]")  # not an object: no method, no crash
+    assert main(["info", "--card", str(ckpt)]) == 0 and "does not record the method" in capsys.readouterr().out
 
 
 def test_the_book_page_has_a_card_per_model_and_the_data_cards(tmp_path):
@@ -62,5 +64,9 @@ def test_the_book_page_has_a_card_per_model_and_the_data_cards(tmp_path):
     page = cards.write_page(models, tmp_path / "cards.md").read_text()
     assert page.count("\n### ") == 5 + 2  # five models (four without a checkpoint, said so) and two data sources
     assert "No checkpoint in this run (`cnn3d.pt` not made)." in page
+    assert "**Not the run the chapters show**: `baseline.pt`'s test AUC differs" in page  # no metrics file beside it
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "baseline.json").write_text(json.dumps({"video": {"roc_auc": 0.8}}))
+    assert "Not the run the chapters show" not in cards.write_page(models, tmp_path / "cards.md").read_text()
     for clip in CLIPS:
         assert f"`{clip.file}` | {clip.split} |" in page and clip.sha256[:16] in page

@@ -76,15 +76,79 @@ def test_the_figure_is_the_same_bytes_for_the_same_metrics_and_differs_for_other
     results = findings.load(ROOT / "metrics")
     first, second = findings.draw_figure(results), findings.draw_figure(results)
     assert first == second and b"<svg" in first
-    results["models"]["baseline"]["video"]["roc_auc"] = 0.5
+    results["rows"][0]["auc"] = 0.5
     assert findings.draw_figure(results) != first
+
+
+def test_a_low_auc_widens_the_axis_instead_of_leaving_the_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    results = findings.load(ROOT / "metrics")
+    results["rows"][4].update(auc=0.30, ci=(0.20, 0.38), seed_min=0.25)
+    captured = {}
+    real_close = plt.close
+    plt.close = lambda fig: captured.setdefault("xlim", fig.axes[0].get_xlim()) and real_close(fig)
+    try:
+        findings.draw_figure(results)
+    finally:
+        plt.close = real_close
+    assert captured["xlim"][0] <= 0.18 and captured["xlim"][1] == 1.0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["video"].update(roc_auc=float("nan")), "cnn3d.json: video.roc_auc is nan, not a finite number"),
+    (lambda m: m.pop("seeds"), "cnn3d.json: no seeds; rerun the stage"),
+    (lambda m: m["video_ci"].update(roc_auc=[0.5]), "cnn3d.json: video_ci.roc_auc is [0.5], not a [low, high]"),
+    (lambda m: m["video"].update(accuracy="0.9"), "cnn3d.json: video.accuracy is '0.9', not a finite number"),
+])
+def test_a_bad_metrics_file_is_named_with_its_key_never_printed(tmp_path, edit, message):
+    root = _copy_study(tmp_path)
+    path = root / "metrics" / "cnn3d.json"
+    m = json.loads(path.read_text())
+    edit(m)
+    path.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        findings.main(["--root", str(root)])
+    assert (root / "README.md").read_text() == (ROOT / "README.md").read_text()  # nothing written
+
+
+def test_claims_and_real_faces_files_are_checked_too(tmp_path):
+    root = _copy_study(tmp_path)
+    (root / "metrics" / "claims.json").write_text("{}")
+    with pytest.raises(ValueError, match="claims.json: no claims"):
+        findings.load(root / "metrics")
+    (root / "metrics" / "claims.json").write_text(json.dumps({"a": {"verdict": "probably"}}))
+    with pytest.raises(ValueError, match="claims.json: a.verdict is 'probably'"):
+        findings.load(root / "metrics")
+    shutil.copy(ROOT / "metrics" / "claims.json", root / "metrics" / "claims.json")
+    faces = json.loads((root / "metrics" / "real_faces.json").read_text())
+    del faces["models"]["cnn3d"]
+    (root / "metrics" / "real_faces.json").write_text(json.dumps(faces))
+    with pytest.raises(ValueError, match="real_faces.json: no models.cnn3d"):
+        findings.load(root / "metrics")
+
+
+@pytest.mark.parametrize("text", [
+    f"a\n{findings.END}\nb\n{findings.START}\nc\n",  # swapped
+    f"a\n```\n{findings.START}\n{findings.END}\n```\nb\n",  # only inside a code block
+    f"a\n{findings.START} text after it\nb\n{findings.END}\n",  # not a line of its own
+])
+def test_markers_must_be_whole_lines_in_order_outside_code(text):
+    with pytest.raises(ValueError, match="needs one <!-- findings:start --> line, then one"):
+        findings.readme_with(text, "block\n")
+
+
+def test_a_crlf_readme_keeps_its_line_endings_and_the_text_around_the_block():
+    text = f"top\r\n{findings.START}\r\nold\r\n{findings.END}\r\nbottom\r\n"
+    assert findings.readme_with(text, "new\nlines\n") == \
+        f"top\r\n{findings.START}\r\nnew\r\nlines\r\n{findings.END}\r\nbottom\r\n"
 
 
 def test_a_readme_without_its_markers_and_a_missing_metrics_file_are_named(tmp_path):
     root = _copy_study(tmp_path)
     readme = root / "README.md"
     readme.write_text(readme.read_text().replace(findings.END, ""))
-    with pytest.raises(ValueError, match=re.escape(f"{readme}: needs one {findings.START} and one {findings.END}")):
+    with pytest.raises(ValueError, match=re.escape(f"{readme}: needs one {findings.START} line, then one")):
         findings.main(["--root", str(root)])
     (root / "metrics" / "claims.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"claims\.json: missing; run `make repro`"):
@@ -93,7 +157,7 @@ def test_a_readme_without_its_markers_and_a_missing_metrics_file_are_named(tmp_p
 
 def test_an_unknown_verdict_is_refused_rather_than_left_out_of_the_count():
     with pytest.raises(ValueError, match="verdicts \\['maybe'\\]"):
-        findings.verdict_tally({"a": {"verdict": "holds"}, "b": {"verdict": "maybe"}})
+        findings.verdict_tally({"a": "holds", "b": "maybe"})
 
 
 def test_the_book_page_links_the_chapters_and_shows_the_figure(tmp_path):

@@ -48,6 +48,59 @@ def test_a_notebook_run_from_lab_without_injected_parameters_reads_params_yaml(t
     assert len(metadata) == 10
 
 
+def _checkout(root: Path) -> Path:
+    """The notebooks of a dfd checkout: ``notebooks/`` beside ``dvc.yaml`` and ``dfd_utils/``."""
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    (root / "dfd_utils").mkdir()
+    return root
+
+
+def _save_with_outputs(manager, name: str) -> dict:
+    model = manager.get(name)
+    code = next(c for c in model["content"]["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "trained\n"}]
+    manager.save(model, name)
+    return json.loads((Path(manager.root_dir) / name).read_text())
+
+
+def test_the_hook_finds_the_study_notebooks_wherever_lab_starts_and_leaves_other_projects_alone(tmp_path):
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    project = _checkout(tmp_path / "dfd")
+    (tmp_path / "linked").symlink_to(project / "notebooks", target_is_directory=True)
+    other = tmp_path / "other"
+    (other / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "04_baseline.ipynb", other / "notebooks" / "mine.ipynb")
+
+    def outputs(root: Path, name: str) -> list:
+        manager = FileContentsManager(root_dir=str(root), pre_save_hook="dfd_utils.lab.pre_save")
+        return [o for c in _save_with_outputs(manager, name)["cells"] for o in c.get("outputs", [])]
+
+    assert outputs(project, "notebooks/04_baseline.ipynb") == []  # Lab at the project
+    assert outputs(project / "notebooks", "05_two_stream.ipynb") == []  # Lab started inside notebooks/
+    assert outputs(tmp_path, "dfd/notebooks/06_cnn_rnn.ipynb") == []  # Lab started above the project
+    assert outputs(tmp_path, "linked/07_3d_cnn.ipynb") == []  # reached through a link
+    assert outputs(other, "notebooks/mine.ipynb") != []  # another project's notebook keeps its outputs
+
+
+def test_install_keeps_other_settings_and_refuses_a_broken_or_foreign_config(tmp_path):
+    from dfd_utils import lab
+
+    config = tmp_path / "etc" / "jupyter" / "jupyter_server_config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"ServerApp": {"port": 9999}}))
+    assert lab.install(tmp_path) == config
+    assert json.loads(config.read_text()) == {"ServerApp": {"port": 9999},
+                                              "FileContentsManager": {"pre_save_hook": lab.HOOK}}
+    config.write_text("{not json")
+    with pytest.raises(ValueError, match="jupyter_server_config.json: not JSON"):
+        lab.install(tmp_path)
+    config.write_text(json.dumps({"FileContentsManager": {"pre_save_hook": "theirs.hook"}}))
+    with pytest.raises(ValueError, match="already names the pre-save hook 'theirs.hook'"):
+        lab.install(tmp_path)
+
+
 def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
     """Lab's save path (Jupyter Server's contents manager, with the project's config) on every notebook,
     after Lab's own metadata was put in, writes the committed bytes back: git and `dvc status` stay clean."""
@@ -58,7 +111,7 @@ def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
     config = Config()
     exec((ROOT / "jupyter_lab_config.py").read_text(), {"get_config": lambda: config})
     assert config.FileContentsManager.pre_save_hook == "dfd_utils.lab.pre_save"
-    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    _checkout(tmp_path)
     manager = FileContentsManager(root_dir=str(tmp_path), pre_save_hook=config.FileContentsManager.pre_save_hook)
     for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
         committed = path.read_bytes()
@@ -105,7 +158,7 @@ def test_a_plain_jupyter_lab_run_and_save_leaves_a_notebook_as_committed(tmp_pat
     config = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json"
     assert json.loads(config.read_text())["FileContentsManager"]["pre_save_hook"] == lab.HOOK, \
         f"{config}: `make env` (python -m dfd_utils.lab install) names the hook there"
-    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    _checkout(tmp_path)
     port, token = _free_port(), "dfd-test"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "user-config"),  # no user config: the venv's only
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONPATH": str(ROOT)}
