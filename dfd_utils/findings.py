@@ -186,7 +186,10 @@ def draw_figure(results: dict) -> bytes:
     import matplotlib.pyplot as plt
 
     rows = headline_rows(results)
-    with matplotlib.rc_context({"svg.hashsalt": "dfd-findings", "svg.fonttype": "none", "font.size": 9}):
+    # matplotlib's defaults, whatever style the process set before (dfd_utils.plots sets seaborn's theme): the
+    # same metrics must give the same bytes in any process
+    with plt.style.context("default"), matplotlib.rc_context({"svg.hashsalt": "dfd-findings",
+                                                              "svg.fonttype": "none", "font.size": 9}):
         fig, ax = plt.subplots(figsize=(6.4, 2.6))
         ys = range(len(rows))[::-1]
         for y, r in zip(ys, rows):

@@ -167,3 +167,15 @@ def test_the_book_page_links_the_chapters_and_shows_the_figure(tmp_path):
     assert "{doc}`chapter 10 <notebooks/10_claims>`" in text and "![" in text and "images/findings.svg" in text
     assert (tmp_path / "images" / "findings.svg").read_bytes() == (ROOT / findings.FIGURE).read_bytes()
     assert "```{include} findings.md" in (ROOT / "book" / "intro.md").read_text()
+
+
+def test_the_figure_does_not_depend_on_the_style_a_process_set_before():
+    import seaborn as sns
+
+    results = findings.load(ROOT / "metrics")
+    plain = findings.draw_figure(results)
+    sns.set_theme(style="darkgrid", font_scale=1.4)  # what a notebook or dfd_utils.plots may have done
+    try:
+        assert findings.draw_figure(results) == plain
+    finally:
+        sns.reset_orig()
