@@ -47,13 +47,18 @@ def checkpoint_info(path: str | Path) -> dict:
             "dfd_version": version()}
 
 
-def ci_methods_for(checkpoint: Path, info: dict) -> dict | None:
-    """The interval methods from the run's ``metrics/<model>.json``, when it holds this checkpoint's test AUC."""
-    metrics = checkpoint.resolve().parent.parent.parent / "metrics" / f"{info['model']}.json"  # <root>/artifacts/models
+def recorded_metrics(checkpoint: Path, model: str) -> dict | None:
+    """The run's ``metrics/<model>.json`` (beside ``<root>/artifacts/models/<model>.pt``); None if unreadable."""
     try:
-        recorded = json.loads(metrics.read_text())
+        return json.loads((checkpoint.resolve().parent.parent.parent / "metrics" / f"{model}.json").read_text())
     except (OSError, ValueError):
         return None
+
+
+def ci_methods_for(checkpoint: Path, info: dict, recorded=None) -> dict | None:
+    """The interval methods from the run's ``metrics/<model>.json``, when it holds this checkpoint's test AUC
+    (``recorded``: that file's contents, when the caller has read it)."""
+    recorded = recorded if recorded is not None else recorded_metrics(checkpoint, info["model"])
     if not same_run(recorded, info):
         return None
     methods = recorded.get("video_ci_method")
@@ -212,12 +217,8 @@ def write_page(models: Path, page: Path) -> Path:
         if not path.is_file():
             parts += [f"### {name}", "", f"No checkpoint in this run (`{path.name}` not made).", ""]
             continue
-        info = checkpoint_info(path)
-        parts.append(model_card(info, ci_methods=ci_methods_for(path, info)))
-        try:
-            recorded = json.loads((models.parent.parent / "metrics" / f"{name}.json").read_text())
-        except (OSError, ValueError):
-            recorded = None
+        info, recorded = checkpoint_info(path), recorded_metrics(path, name)
+        parts.append(model_card(info, ci_methods=ci_methods_for(path, info, recorded)))
         if not same_run(recorded, info):  # the book would show two runs side by side: say so on the page
             parts += [f"**Not the run the chapters show**: `{path.name}`'s test AUC differs from "
                       f"`metrics/{name}.json`'s (rerun `dvc repro` so the checkpoint and the metrics agree).", ""]

@@ -4,11 +4,12 @@ After ``make repro`` the default study holds about 12 GB under ``artifacts/``, a
 are kept only to make a *later* rerun faster:
 
 * **split arrays** (``**/artifacts/arrays/``, :mod:`dfd_utils.split_arrays`): each split's frames and flow
-  decoded into one memory-mapped array, about 3.4 GB; ``.dvcignore`` hides them from DVC, and a stage that
+  decoded into one memory-mapped array, 2.6 GiB; ``.dvcignore`` hides them from DVC, and a stage that
   needs one writes it again from the frame store (seconds per split);
 * **resumable training states** (``last.pt`` and its seal in each run folder: weights, Adam's moments, RNG
-  states), about 2.9 GB; no DVC output either. Without one, a rerun that could have resumed or reused a
-  finished run trains it again, with the same result (training is seeded and deterministic on the CPU).
+  states), 2.9 GiB (both measured on the default study); no DVC output either. Without one, a rerun that
+  could have resumed or reused a finished run trains it again, with the same result (training is seeded
+  and deterministic on the CPU).
 
 ``python -m dfd_utils.clean`` (``make clean-cache``) removes both, saying how much each freed; ``--dry-run``
 only says it. The weights the study publishes (``artifacts/models``), each run's ``best.pt``, frames, flow,

@@ -17,6 +17,7 @@ leaves the kernel in ``PROJECT/notebooks``, where the notebooks expect to run.
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def colab_requirements(requires: list[str], installed: dict[str, str]) -> list[s
             if marker.replace("'", '"') != 'extra == "colab"':
                 continue
             marker = ""
-        name = spec.split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].split("~")[0].strip()
+        name = re.match(r"[A-Za-z0-9._-]*", spec).group(0)  # the distribution name before any extra or version
         if name.lower() in OPENCV and have_opencv:
             continue
         wanted.append(f"{spec}; {marker}" if marker else spec)

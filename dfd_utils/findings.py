@@ -156,7 +156,8 @@ def findings_markdown(results: dict, figure: str = str(FIGURE), chapter_link=lam
         f"On real talking faces ({chapter_link('09', 'chapter 09')}: a person never seen in training), the best "
         f"face-crop test AUC of the first seed is {_f(best_face)}, reached by "
         + " and ".join(f"`{m}` ({_f(faces[m]['full'])} on full frames)" for m in at_best)
-        + "; the chapter gives every seed and the intervals, on a test set too small to speak for faces in general.",
+        + "; the chapter gives the intervals and the paired face-against-full comparison over its seeds, on one "
+        "test person: too few to speak for faces in general.",
         "",
         "| model | sees | test video AUC | 95 % interval | AUC over seeds (n) | accuracy |",
         "|---|---|---|---|---|---|",
