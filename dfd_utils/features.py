@@ -43,7 +43,7 @@ import torch
 
 from dfd_utils.datasets import SplitData
 from dfd_utils.digest import tensor_digest
-from dfd_utils.io import atomic_path
+from dfd_utils.io import save_torch_atomic
 from dfd_utils.kept import seal, warn, why_unsealed
 from dfd_utils.models import Detector
 from dfd_utils.provenance import module_version
@@ -197,8 +197,7 @@ class FeatureCache:
         for start in range(0, len(missing), BLOCK):  # a block at a time: a memory-mapped split never whole in RAM
             block = missing[start:start + BLOCK]
             for i, computed in zip(block, videos_features(model, inputs[block])):  # (T, C) or (C,) each
-                with atomic_path(paths[i]) as tmp:
-                    torch.save(computed.clone(), tmp)  # its own storage, not a view of the whole batch
+                save_torch_atomic(computed.clone(), paths[i])  # its own storage, not a view of the whole batch
                 seal(paths[i])  # its SHA-256 beside it: checked before each reuse
                 features[i] = computed
         model.train(was_training)

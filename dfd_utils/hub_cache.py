@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from dfd_utils.io import atomic_path
+from dfd_utils.io import save_torch_atomic
 
 
 def place_random_imagenet(arch: str, torch_home: str | os.PathLike, seed: int = 0) -> Path:
@@ -37,6 +37,5 @@ def place_random_imagenet(arch: str, torch_home: str | os.PathLike, seed: int = 
     torch.manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None)  # its keys and shapes: what the loader checks
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_torch_atomic(model.state_dict(), path)
     return path

@@ -36,6 +36,25 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
         tmp.unlink(missing_ok=True)
 
 
+def save_torch_atomic(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` of ``obj`` onto ``path`` through a temp file, with the same bytes whatever the path.
+
+    Why not ``torch.save(obj, tmp)``: PyTorch names its zip archive's root folder after the
+    file it writes, so a checkpoint saved through ``.model.pt.<pid>.tmp`` carried the process
+    id in its bytes and no two runs wrote the same file. Serialised in memory, the root is
+    always ``archive``: the same weights give the same file (and DVC the same hash).
+    Torch is imported here, not at the top: most users of this module never touch a tensor.
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write JSON through a temp file and a rename, so a crash never leaves half a file."""
     with atomic_path(path) as tmp:

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from dfd_utils.datasets import Batched, SplitData, make_view, whole
 from dfd_utils.digest import tensor_digest
 from dfd_utils.features import features_fit, with_features
-from dfd_utils.io import atomic_path, progress
+from dfd_utils.io import progress, save_torch_atomic
 from dfd_utils.kept import seal, warn, why_unsealed
 from dfd_utils.losses import LossConfig, class_weights, make_loss
 from dfd_utils.models import Detector
@@ -287,9 +287,9 @@ def _load_last(path: Path) -> dict | None:
 
 
 def _save_atomic(obj, path: Path, sealed: bool = True) -> None:
-    """``torch.save`` through a temp file; ``sealed``: its SHA-256 recorded beside it (checked before reuse)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` through a temp file, the same bytes for the same state; ``sealed``: its SHA-256 recorded
+    beside it (checked before reuse)."""
+    save_torch_atomic(obj, path)
     if sealed:
         seal(path)
 

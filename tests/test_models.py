@@ -124,6 +124,22 @@ def test_every_model_saves_and_loads_with_weights_only(tmp_path, name):
         torch.testing.assert_close(loaded(*inputs), m(*inputs))
 
 
+def test_the_same_weights_saved_twice_are_the_same_bytes(tmp_path):
+    """DVC hashes checkpoints: two runs that train the same weights must write the same file, whatever its path
+    and the writing process (torch names its zip root after the file: a temp name made every save differ)."""
+    import zipfile
+
+    torch.manual_seed(0)
+    model = build_model("cnn_rnn", weights=None, backbone="resnet18", hidden=8, lstm_hidden=8)
+    save_checkpoint(tmp_path / "a" / "cnn_rnn.pt", model, "cnn_rnn", {"backbone": "resnet18", "hidden": 8, "lstm_hidden": 8})
+    save_checkpoint(tmp_path / "b" / "other.pt", model, "cnn_rnn", {"backbone": "resnet18", "hidden": 8, "lstm_hidden": 8})
+    first, second = (tmp_path / "a" / "cnn_rnn.pt").read_bytes(), (tmp_path / "b" / "other.pt").read_bytes()
+    assert first == second
+    roots = {name.split("/")[0] for name in zipfile.ZipFile(tmp_path / "a" / "cnn_rnn.pt").namelist()}
+    assert roots == {"archive"}, roots
+    assert not list((tmp_path / "a").glob(".*")), "no temp file left beside it"
+
+
 def test_a_wrong_checkpoint_gets_a_clear_error(tmp_path):
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt: not a dfd checkpoint"):

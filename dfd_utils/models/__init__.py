@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from dfd_utils.io import atomic_path
+from dfd_utils.io import save_torch_atomic
 from dfd_utils.models.base import Detector
 from dfd_utils.models.cnn3d import Cnn3d
 from dfd_utils.models.frame_models import Baseline, TwoStreamFrame
@@ -54,8 +54,7 @@ def save_checkpoint(path: str | os.PathLike, model: Detector, name: str, model_c
     cfg = {k: v for k, v in model_cfg.items() if k not in ("weights", "weights_fallback")}
     payload = {"format": CHECKPOINT_FORMAT, "model": name, "model_cfg": cfg,
                "state_dict": model.state_dict(), **(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch_atomic(payload, path)  # the same weights, the same bytes
 
 
 def check_shapes(path: Path, name: str, cfg: dict, state: dict) -> None:
