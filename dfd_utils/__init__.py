@@ -1,40 +1,73 @@
 """dfd: a reproducible study of deepfake video detection (the paper's five detectors, and beyond).
 
-The package follows the data path; each module holds one idea::
+The paper's library follows the data path; each module holds one idea::
 
+    config/             params.yaml as typed, checked settings (standard library only: no stage depends on more)
     sources/        01  where videos come from: synthetic, real faces (registry clips), DFDC, Kaggle;
                         artifacts.py is the one model of what makes a fake look fake
     video.py            decoding, exact frame sampling, writing clips
     face_tracking.py    YuNet (or Haar) detections followed through a clip, face crops
     frames.py       02  extraction: 16 frames per video, stamped (the writer)
     frame_store.py      the extracted frames' layout and reader (every later stage)
+    frame_settings.py   the frames a run reads are the frames its settings describe
     flow.py         03  Farneback optical flow between consecutive frames
     flow_reading.py 03  what a fake adds to its original's flow (chapter 03's reading)
     splits.py           train/val/test by original family (a fake in its original's split)
     resplit.py          each seed after the first on its own split of the same videos
+    split_arrays.py     one split's frames or flow as one memory-mapped array (RAM no longer grows with clips)
     datasets.py         frames, 3D frames and flow as tensors; the models' views
     models/             the backbone factory and the five detectors (the paper's tables)
+    features.py         a frozen trunk's features, computed once per video and reused
+    digest.py           SHA-256 of tensors' exact values (what a run trained on)
     losses.py           BCE and BCE + soft F1, class weights
     precision.py        device, bf16/fp16 autocast, memory format, per CPU
     train.py        04-07  one resumable training loop for all five
+    distributed.py      the same loop on several processes (torchrun, DDP): the launcher
     evaluate.py         video scores (frame-to-video rules), metrics, thresholds, intervals
     stats.py            cluster bootstrap BCa, paired differences, TOST equivalence, detectable effects
     gradcam.py          where a detector looks
-    report.py       08  comparison tables and their computed reading
     calibration.py  11  reliability, ECE, a temperature fitted on validation (``dfd predict`` applies it)
-    plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
     predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
-    difficulty.py   00  the rule that sets the artifacts' strengths from measured magnitudes (no model)
-    claims*.py      10  the paper's claims as data, their checks, verdicts and text
-    frame_order.py  12  each model scored with its frames shuffled and repeated
-    stages/             each notebook's work as functions (difficulty, subset, frames, flow, detector, regime,
-                        real_faces, families, frame_count, shards)
+    cards.py            model and data cards (``dfd info --card``, the book's cards page)
 
-Around it: ``config.py`` and ``settings.py`` (one typed configuration), ``profiles.py``
-(overlays on the demo profile), ``pipeline.py`` (papermill under DVC, the chapter list),
-``kernels.py`` (every stage's CPU kernels capped at AVX2: the same bits on every x86-64 machine),
-``notebook.py`` (a notebook's first call), ``provenance.py``, ``ledger.py``, ``kept.py`` (kept files hashed
-again before reuse) and ``lock.py`` (reruns that tell the truth), ``frame_settings.py`` (frames
-read as their settings say), ``io.py``, ``paths.py``, ``seed.py``, ``book.py``, ``vendor.py``,
-``execution.py`` (each stage's run time and machine, for the book).
+The study's chapters (orchestration and readings beyond the paper's library)::
+
+    stages/             each notebook's work as functions (its own map)
+    difficulty.py   00  the rule that sets the artifacts' strengths from measured magnitudes (no model)
+    report.py       08  comparison tables and their computed reading
+    claims.py       10  the paper's claims as data, and their verdicts; with claims_checks.py (each
+                        effect measured), claims_verdicts.py (the rule) and claims_text.py (the prose)
+    frame_order.py  12  each model scored with its frames shuffled and repeated
+    plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
+    findings.py         what the study found, into the README and the book's front page
+
+Running the study (DVC, papermill, reruns that tell the truth)::
+
+    pipeline.py         papermill under DVC: one stage per notebook, the chapter list
+    notebook_run.py     how a stage executes its notebook (sockets, a progress line, quiet)
+    notebook.py         a notebook's first call: parameters, logs, seeds
+    seed.py             one seeding helper
+    profiles.py         overlays on the demo profile (smoke, paper, paper_check)
+    stage_deps.py       each stage's code deps: exactly the modules it runs (written into dvc.yaml)
+    kernels.py          every stage's CPU kernels capped at AVX2: the same bits on every x86-64 machine
+    provenance.py       stamps: what made a kept output (inputs, settings, code)
+    kept.py, ledger.py  kept files hashed again before reuse; a generated folder's ledger
+    lock.py             one writer per output folder
+    io.py, paths.py     atomic writes, JSON, progress; where every stage reads and writes
+    safe_names.py       names read from files a user did not write, checked before they become paths
+    execution.py        each stage's run time and machine, for the book
+
+Tooling around the study::
+
+    book.py             the HTML book from the executed notebooks
+    vendor.py           front-end files from npm (nothing loads from a CDN)
+    colab.py            every notebook's Colab badge and install cell
+    colab_install.py    what that cell runs on Colab
+    lab.py              JupyterLab that leaves the notebooks as committed
+    clean.py            ``make clean-cache``: the disk a finished study no longer needs
+    hub_cache.py        a stand-in ImageNet file in a torch hub cache (tests, offline)
+    paper_check.py      ``make paper-check``: every stage at the paper's shapes, on a CPU
+    paper_splits.py     the paper profile's split sizes
+    peak_rss.py         wall time and peak memory of a child process (benchmarks)
+    settings.py         the old name of config/training.py, kept until its last importers move
 """

@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.inputs import FlowConfig  # noqa: F401 (re-exported: the flow's settings)
 from dfd_utils.frame_store import load_video_frames, video_stem
 from dfd_utils.io import atomic_path, link_or_copy, process_pool, progress, sha256, sha256_files, write_json_atomic
 from dfd_utils.kept import CHANGED, UNRECORDED, warn, why_changed
@@ -24,26 +24,6 @@ from dfd_utils.paths import require
 from dfd_utils.provenance import Redone, code_version, stamp, why_stale
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FlowConfig:
-    """``cv2.calcOpticalFlowFarneback`` arguments (OpenCV's documented defaults for video)."""
-
-    pyr_scale: float = 0.5  # image scale between pyramid levels
-    levels: int = 3  # pyramid levels
-    winsize: int = 15  # averaging window: larger is smoother and more robust to noise
-    iterations: int = 3  # iterations per level
-    poly_n: int = 5  # pixel neighbourhood for the polynomial expansion
-    poly_sigma: float = 1.2  # Gaussian sigma for poly_n = 5
-
-    def __post_init__(self):
-        check_range("pyr_scale", self.pyr_scale, 0, 1, low_open=True, high_open=True)
-        for name in ("levels", "winsize", "iterations"):
-            check_range(name, getattr(self, name), 1, kind=int)
-        if self.poly_n not in (5, 7):
-            raise ValueError(f"poly_n must be 5 or 7 (OpenCV's choices), got {self.poly_n!r}")
-        check_range("poly_sigma", self.poly_sigma, 0, low_open=True)
 
 
 def farneback(prev_rgb: np.ndarray, next_rgb: np.ndarray, cfg: FlowConfig = FlowConfig()) -> np.ndarray:

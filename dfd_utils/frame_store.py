@@ -13,34 +13,12 @@ does not pull in face tracking, video decoding or the sources. The writer is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dfd_utils.checks import check_range
-from dfd_utils.video import NUM_FRAMES
-
-
-@dataclass(frozen=True)
-class FrameConfig:
-    num_frames: int = NUM_FRAMES  # frames sampled per video (the paper: 16)
-    height: int = 108  # 1080 / 10, the paper's 2D input
-    width: int = 192  # 1920 / 10
-    size_3d: int = 224  # the 3D CNN's square input (the paper: 224)
-    jpeg_quality: int = 95
-    crop: str = "full"  # full: the whole frame | face: the tracked face with a margin (full frame if none)
-    crop_margin: float = 0.3  # face sizes added above and below the face (the width follows the aspect)
-
-    def __post_init__(self):
-        if self.crop not in ("full", "face"):
-            raise ValueError(f"crop must be 'full' or 'face', got {self.crop!r}")
-        check_range("num_frames", self.num_frames, 2, 512, kind=int)  # flow needs two
-        for name in ("height", "width", "size_3d"):
-            check_range(name, getattr(self, name), 16, 4096, kind=int)  # a stride-32 trunk needs a few pixels
-        check_range("jpeg_quality", self.jpeg_quality, 1, 100, kind=int)
-        check_range("crop_margin", self.crop_margin, 0, 5)
+from dfd_utils.config.inputs import NUM_FRAMES, FrameConfig  # noqa: F401 (re-exported: the frames' settings)
 
 
 def frame_name(position: int) -> str:

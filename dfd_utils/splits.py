@@ -15,41 +15,11 @@ the same FAKE share, and the sizes land within a video or two of the targets (fo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.data import SPLITS, SplitConfig  # noqa: F401 (re-exported: the split shares)
 from dfd_utils.sources.metadata import VideoRecord
-
-SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """Shares of the videos per split (the paper: 80/10/10)."""
-
-    train: float = 0.8
-    val: float = 0.1
-    test: float = 0.1
-
-    def __post_init__(self):
-        for name in SPLITS:
-            check_range(name, getattr(self, name), 0, 1, low_open=True, high_open=True)
-        if abs(self.train + self.val + self.test - 1) > 1e-6:
-            total = self.train + self.val + self.test
-            raise ValueError(f"the shares must sum to 1, got train + val + test = {total:g}")
-
-    @property
-    def fractions(self) -> tuple[float, float, float]:
-        return (self.train, self.val, self.test)
-
-    def check_count(self, num_videos: int, where: str = "splits") -> None:
-        """Every split must get at least one video of ``num_videos``."""
-        smallest = min(self.fractions) * num_videos
-        if smallest < 1:
-            raise ValueError(f"{where}: {num_videos} videos at {self.train:g}/{self.val:g}/{self.test:g} leave a "
-                             f"split empty ({smallest:.2f} videos); raise data.num_videos or the smallest share")
 
 
 def split_videos(records: list[VideoRecord], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, str]:

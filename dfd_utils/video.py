@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dfd_utils.config.inputs import NUM_FRAMES  # the paper samples 16 frames per video
 from dfd_utils.io import atomic_path
 
 # FFmpeg's own complaints ("moov atom not found", "partial file") go to stderr without the
@@ -27,7 +28,6 @@ from dfd_utils.io import atomic_path
 # OPENCV_FFMPEG_LOGLEVEL=16 (errors) brings them back for debugging.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-NUM_FRAMES = 16  # the paper samples 16 frames per video
 
 
 class VideoError(ValueError):

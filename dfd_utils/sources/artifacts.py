@@ -40,18 +40,18 @@ synthetic source shifted by the two identities' known skin colours), real donors
 and self-blended patches alike (whose drawn colour shift it removes at 0).
 
 Per-frame draws (which frames are altered, each frame's offset and blend weight)
-are made once per fake, up front (:meth:`Artifacts.schedule`), from the fake's own
+are made once per fake, up front (:func:`draw_schedule`), from the fake's own
 seeded generator: the same seed gives the same fake, whichever frames are skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.data import ARTIFACT_KNOBS, Artifacts  # noqa: F401 (the knobs, re-exported beside their model)
 
 FEATHER = 0.12  # face widths: the mask edge's Gaussian sigma at seam 0
 JITTER_STEP = 0.05  # face widths: the per-frame offset's standard deviation at jitter 1
@@ -61,54 +61,38 @@ MIN_SIGMA = 0.5  # pixels: a narrower blur changes nothing visible and is skippe
 
 
 @dataclass(frozen=True)
-class Artifacts:
-    """The six artifact knobs of a fake, each in 0..1; the generators' configs inherit them (flat YAML keys)."""
-
-    seam: float = 0.5  # 0: mask edge feathered invisibly .. 1: hard visible edge
-    color_mismatch: float = 0.5  # 0: patch colour matched to the target .. 1: the patch's own colour
-    resolution_mismatch: float = 0.5  # 0: none .. 1: patch at 1/MAX_DOWNSCALE resolution
-    jitter: float = 0.5  # per-frame misalignment, in units of JITTER_STEP face widths (standard deviation)
-    flicker: float = 0.5  # per-frame drop of the blend weight, up to this share
-    unaltered_share: float = 0.1  # share of a fake's frames left unaltered
-
-    def __post_init__(self):
-        for name in ARTIFACT_KNOBS:
-            check_range(name, getattr(self, name), 0, 1)
-
-    def schedule(self, num_frames: int, rng: np.random.Generator) -> Schedule:
-        """The per-frame draws of one fake: which frames are altered, their offsets and blend weights."""
-        altered = rng.random(num_frames) >= self.unaltered_share  # share 0: every frame; 1: none
-        offsets = self.jitter * JITTER_STEP * rng.normal(0, 1, (num_frames, 2))
-        weights = 1 - self.flicker * rng.random(num_frames)
-        return Schedule(altered, offsets, weights)
-
-    def overlay(self, target: np.ndarray, patch: np.ndarray, mask: np.ndarray, face_width: float,
-                offset: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """One frame's patch with every artifact, and its blend weight, for :func:`paste`.
-
-        ``target``: the frame's pixels under the patch and ``patch``: the new face,
-        both ``(h, w, 3)`` float32; ``mask``: ``(h, w)`` in 0..1, hard-edged, where the
-        patch goes; ``face_width``: in pixels; ``offset``: ``(2,)`` in face widths and
-        ``weight``: this frame's entries of :meth:`schedule`. Returns ``(patch, alpha)``,
-        ``(h, w, 3)`` float32 and ``(h, w)`` float32.
-        """
-        mask = feather(mask, self.seam, face_width)
-        patch = match_colour(patch, target, mask, 1 - self.color_mismatch)
-        patch = degrade(patch, self.resolution_mismatch)
-        patch = shift(patch, np.asarray(offset) * face_width)
-        return patch, (mask * weight).astype(np.float32)
-
-
-ARTIFACT_KNOBS = tuple(f.name for f in fields(Artifacts))  # a real clip is drawn without them
-
-
-@dataclass(frozen=True)
 class Schedule:
-    """One fake's per-frame draws (see :meth:`Artifacts.schedule`)."""
+    """One fake's per-frame draws (see :func:`draw_schedule`)."""
 
     altered: np.ndarray  # (T,) bool: frames the patch is pasted into
     offsets: np.ndarray  # (T, 2) float: the patch's (dx, dy), in face widths (jitter)
     weights: np.ndarray  # (T,) float in (1 - flicker, 1]: the blend weight's scale (flicker)
+
+
+def draw_schedule(knobs: Artifacts, num_frames: int, rng: np.random.Generator) -> Schedule:
+    """The per-frame draws of one fake: which frames are altered, their offsets and blend weights."""
+    altered = rng.random(num_frames) >= knobs.unaltered_share  # share 0: every frame; 1: none
+    offsets = knobs.jitter * JITTER_STEP * rng.normal(0, 1, (num_frames, 2))
+    weights = 1 - knobs.flicker * rng.random(num_frames)
+    return Schedule(altered, offsets, weights)
+
+
+def overlay(knobs: Artifacts, target: np.ndarray, patch: np.ndarray, mask: np.ndarray, face_width: float,
+            offset: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's patch with every artifact, and its blend weight, for :func:`paste`.
+
+    ``target``: the frame's pixels under the patch and ``patch``: the new face,
+    both ``(h, w, 3)`` float32; ``mask``: ``(h, w)`` in 0..1, hard-edged, where the
+    patch goes; ``face_width``: in pixels; ``offset``: ``(2,)`` in face widths and
+    ``weight``: this frame's entries of :func:`draw_schedule`. Returns ``(patch, alpha)``,
+    ``(h, w, 3)`` float32 and ``(h, w)`` float32.
+    """
+    mask = feather(mask, knobs.seam, face_width)
+    patch = match_colour(patch, target, mask, 1 - knobs.color_mismatch)
+    patch = degrade(patch, knobs.resolution_mismatch)
+    patch = shift(patch, np.asarray(offset) * face_width)
+    return patch, (mask * weight).astype(np.float32)
+
 
 
 def feather(mask: np.ndarray, seam: float, face_width: float) -> np.ndarray:

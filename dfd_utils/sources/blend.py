@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from dfd_utils.face_tracking import Box, crop
-from dfd_utils.sources.artifacts import Artifacts, paste
+from dfd_utils.sources.artifacts import Artifacts, draw_schedule, overlay, paste
 
 PATCH_MARGIN = 0.25  # face sizes around the face box that the patch covers (the mask fades inside it)
 SELF_BLEND_SHIFT = 25.0  # RGB levels: the largest colour shift of a self-blended patch (before colour matching)
@@ -93,7 +93,7 @@ def blend_frame(target: np.ndarray, target_face: Box, source: np.ndarray, source
         patch = cv2.resize(crop(source, patch_region(source_face)), (width, height),
                            interpolation=cv2.INTER_AREA).astype(np.float32)
     here = crop(target, region).astype(np.float32)  # (h, w, 3)
-    patch, alpha = artifacts.overlay(here, patch, face_mask(height, width), target_face.w, offset, weight)
+    patch, alpha = overlay(artifacts, here, patch, face_mask(height, width), target_face.w, offset, weight)
     out = target.astype(np.float32)
     paste(out, patch, alpha, region[0], region[1])
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -108,7 +108,7 @@ def make_fake(target: np.ndarray, target_faces: list[Box], artifacts: Artifacts,
     """
     rng = np.random.default_rng(seed)
     self_blend = SelfBlend.draw(rng) if source is None else None
-    schedule = artifacts.schedule(len(target), rng)
+    schedule = draw_schedule(artifacts, len(target), rng)
     out = target.copy()
     for t in np.flatnonzero(schedule.altered):
         src, src_face = (target[t], target_faces[t]) if source is None else (source[t], source_faces[t])

@@ -10,40 +10,14 @@ a clip is remade only when what reaches its pixels changed.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import ClassVar
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.data import ARTIFACT_KNOBS, ClipSetConfig  # noqa: F401 (re-exported: a set's settings)
 from dfd_utils.io import write_json_atomic
 from dfd_utils.ledger import Ledger
 from dfd_utils.lock import held_for_reading
 from dfd_utils.provenance import Redone
-from dfd_utils.sources.artifacts import ARTIFACT_KNOBS, Artifacts
-
-
-@dataclass(frozen=True)
-class ClipSetConfig(Artifacts):
-    """A generated set: the artifact knobs, then its size and clips; defaults are the paper's DFDC subset."""
-
-    num_videos: int = 825  # the paper's subset size
-    fake_share: float = 0.6  # the paper's subset was about 60 % FAKE
-    height: int = 1080  # DFDC's horizontal clips are 1080x1920
-    width: int = 1920
-    fps: float = 30.0
-    duration_s: float = 10.0
-    seed: int = 0
-
-    MIN_VIDEOS: ClassVar[int] = 2  # one REAL and one FAKE
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_range("num_videos", self.num_videos, self.MIN_VIDEOS, kind=int)
-        check_range("fake_share", self.fake_share, 0, 1, high_open=True)  # at least one REAL
-
-    @property
-    def num_frames(self) -> int:
-        return max(int(round(self.fps * self.duration_s)), 1)
 
 
 def render_settings(cfg: ClipSetConfig, planned: tuple[str, ...], fake: bool) -> dict:

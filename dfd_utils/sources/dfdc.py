@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.checks import check_range
 from dfd_utils.io import atomic_path, write_json_atomic
 from dfd_utils.ledger import Ledger
 from dfd_utils.provenance import Redone, stamp

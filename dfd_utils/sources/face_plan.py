@@ -15,33 +15,11 @@ the seed and the clips' lengths: nothing is decoded here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
-from dfd_utils.checks import check_range
-from dfd_utils.sources.clip_set import ClipSetConfig
+from dfd_utils.config.data import FacesConfig  # noqa: F401 (re-exported: the faces set's settings)
 from dfd_utils.sources.face_clips import CLIPS, SourceClip
-
-
-@dataclass(frozen=True)
-class FacesConfig(ClipSetConfig):
-    """The ``faces`` set's settings: a small set of webcam-sized clips, and how its fakes are split by type."""
-
-    num_videos: int = 120
-    height: int = 216  # output size: DFDC's 16:9 landscape, at 1/5 of 1080x1920
-    width: int = 384
-    fps: float = 15.0
-    duration_s: float = 2.0
-    self_blended_share: float = 0.5  # share of fakes that are self-blended (the rest: overlays)
-    min_clips_per_identity: int = 3  # short sources (carphone: 4 s) give overlapping windows
-
-    MIN_VIDEOS: ClassVar[int] = 6  # a REAL and a FAKE in each split
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_range("self_blended_share", self.self_blended_share, 0, 1)
-        check_range("min_clips_per_identity", self.min_clips_per_identity, 1, kind=int)
 
 
 @dataclass(frozen=True)

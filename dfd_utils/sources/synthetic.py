@@ -24,11 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.data import FAKE_ONLY, SyntheticConfig  # noqa: F401 (re-exported: the generator's settings)
 from dfd_utils.io import process_pool, progress
 from dfd_utils.provenance import code_version, stamp
-from dfd_utils.sources.artifacts import JITTER_STEP, paste
-from dfd_utils.sources.clip_set import ClipFolder, ClipSetConfig, render_settings
+from dfd_utils.sources.artifacts import JITTER_STEP, draw_schedule, overlay, paste
+from dfd_utils.sources.clip_set import ClipFolder, render_settings
 from dfd_utils.sources.synthetic_face import (  # noqa: F401 (re-exported: the generator's faces, one import away)
     FACE_WIDTH,
     FaceBase,
@@ -43,52 +43,7 @@ from dfd_utils.sources.synthetic_face import (  # noqa: F401 (re-exported: the g
 )
 from dfd_utils.video import write_video
 
-
-@dataclass(frozen=True)
-class SyntheticConfig(ClipSetConfig):
-    """The synthetic set's settings: DFDC's size and rate and the artifact knobs (:class:`ClipSetConfig`).
-
-    Three more knobs make the fakes of chapter 12's controlled families (:mod:`dfd_utils.stages.families`):
-
-    * ``swap``: whether a fake pastes another identity's face (the overlay); false, the fake
-      keeps its original's own face and only the head knobs below make it a fake.
-    * ``head_jitter`` and ``head_flicker`` (0..1): the whole head (face, hair and all) is
-      drawn each frame ``head_jitter * JITTER_STEP`` face widths off its path (a standard
-      deviation) and with its brightness scaled by up to ``+-head_flicker * HEAD_GAIN``.
-      Every frame on its own is then a clean render of the scene (a head a few pixels
-      elsewhere, a little brighter or darker: a frame some real video could hold); only
-      across frames does the head shake and flicker against the smoothly panning background.
-      The patch knobs ``jitter`` and ``flicker`` cannot do this: the patch moves but its
-      mask does not, and a flickering blend shows a faint double face, both visible in one frame.
-    """
-
-    swap: bool = True
-    head_jitter: float = 0.0
-    head_flicker: float = 0.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_range("head_jitter", self.head_jitter, 0, 1)
-        check_range("head_flicker", self.head_flicker, 0, 1)
-        if not isinstance(self.swap, bool):
-            raise ValueError(f"swap must be true or false, got {self.swap!r}")
-
-    def head_schedule(self, num_frames: int, fake_seed: int) -> HeadSchedule | None:
-        """A fake's per-frame head offsets and gains, or None where both head knobs are 0 (the pixels untouched).
-
-        Drawn from their own generator (``[fake_seed, 2]``), so the patch's draws, and every
-        fake made without head knobs, stay what they were.
-        """
-        if self.head_jitter == 0 and self.head_flicker == 0:
-            return None
-        rng = np.random.default_rng([fake_seed, 2])
-        offsets = self.head_jitter * JITTER_STEP * rng.normal(0, 1, (num_frames, 2))
-        gains = 1 + self.head_flicker * HEAD_GAIN * rng.uniform(-1, 1, num_frames)
-        return HeadSchedule(offsets, gains)
-
-
 HEAD_GAIN = 0.15  # at head_flicker 1 the head's brightness is scaled by a factor drawn in 1 +- 0.15, anew each frame
-FAKE_ONLY = ("swap", "head_jitter", "head_flicker")  # settings that reach only a fake's pixels
 
 
 @dataclass(frozen=True)
@@ -97,6 +52,21 @@ class HeadSchedule:
 
     offsets: np.ndarray  # (T, 2) float: the head's (dx, dy) off its path, in face widths
     gains: np.ndarray  # (T,) float around 1: the head's brightness scale
+
+
+def head_schedule(cfg: SyntheticConfig, num_frames: int, fake_seed: int) -> HeadSchedule | None:
+    """A fake's per-frame head offsets and gains, or None where both head knobs are 0 (the pixels untouched).
+
+    Drawn from their own generator (``[fake_seed, 2]``), so the patch's draws, and every
+    fake made without head knobs, stay what they were.
+    """
+    if cfg.head_jitter == 0 and cfg.head_flicker == 0:
+        return None
+    rng = np.random.default_rng([fake_seed, 2])
+    offsets = cfg.head_jitter * JITTER_STEP * rng.normal(0, 1, (num_frames, 2))
+    gains = 1 + cfg.head_flicker * HEAD_GAIN * rng.uniform(-1, 1, num_frames)
+    return HeadSchedule(offsets, gains)
+
 
 
 def _background(rng: np.random.Generator, height: int, width: int, margin: int) -> np.ndarray:
@@ -121,7 +91,7 @@ def render_video(
     margin = int(0.2 * height) + 1
     texture = _background(bg_rng, height, width, margin)
     noise_rng = np.random.default_rng(background_seed + 1)  # sensor noise: same for a fake and its original
-    schedule = cfg.schedule(n, np.random.default_rng(fake_seed)) if donor is not None else None
+    schedule = draw_schedule(cfg, n, np.random.default_rng(fake_seed)) if donor is not None else None
     box = int(0.6 * height) // 2 * 2
     wanted = range(n) if only is None else only
     slot = {f: i for i, f in enumerate(wanted)}
@@ -141,7 +111,7 @@ def render_video(
         face, head_mask, inner = render_face(identity, s, box, subject_base)  # (box, box, 3), two (box, box) masks
         if schedule is not None and schedule.altered[f]:  # the donor's inner face, with every artifact
             donor_face, _, _ = render_face(donor, s, box, donor_base)
-            patch, alpha = cfg.overlay(face, donor_face, inner, FACE_WIDTH * box, schedule.offsets[f],
+            patch, alpha = overlay(cfg, face, donor_face, inner, FACE_WIDTH * box, schedule.offsets[f],
                                        schedule.weights[f])
             paste(face, patch, alpha, 0, 0)
         x0, y0 = int(s["cx"] * width) - box // 2, int(s["cy"] * height) - box // 2
@@ -210,7 +180,7 @@ def render_plan(cfg: SyntheticConfig, plan: VideoPlan, fake: bool | None = None,
     identity, motion = make_identity(person), make_motion(person)
     fake = plan.label == "FAKE" if fake is None else fake
     donor = make_identity(np.random.default_rng([cfg.seed, 1, plan.donor])) if fake and cfg.swap else None
-    head = cfg.head_schedule(cfg.num_frames, plan.fake_seed) if fake else None
+    head = head_schedule(cfg, cfg.num_frames, plan.fake_seed) if fake else None
     frames = render_video(cfg, identity, motion, background_seed=cfg.seed * 100003 + plan.subject,
                           donor=donor, fake_seed=plan.fake_seed, head=head, only=only)
     return frames, motion

@@ -23,15 +23,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfd_utils.config import StudyConfig
+from dfd_utils.config import StudyConfig, data_config
 from dfd_utils.frame_store import load_video_frames
 from dfd_utils.io import write_json_atomic
+from dfd_utils.lock import writing
 from dfd_utils.paths import Paths
 from dfd_utils.report import metrics_table, with_intervals
+from dfd_utils.sources import faces
 from dfd_utils.stages.detector import Result, run_experiment
 from dfd_utils.stages.flow import optical_flow
 from dfd_utils.stages.frames import extract_frames
-from dfd_utils.stages.subset import make_subset
 from dfd_utils.stats import paired_auc_difference
 from dfd_utils.video import read_sampled_frames
 
@@ -57,7 +58,9 @@ def make_faces_set(study: StudyConfig, root: str | Path) -> dict:
     chapter = study.real_faces
     data = {"source": "faces", "num_videos": chapter.num_videos, "fake_share": chapter.fake_share,
             "faces": chapter.faces}
-    return make_subset(data, variant_root(root, "full"), seed=study.seed, workers=study.workers)
+    subset = Paths.at(variant_root(root, "full")).subset
+    with writing(subset):  # the faces generator directly, not stage 01's dispatch: no other source is code it runs
+        return faces.generate(data_config(data).generator(study.seed), subset)
 
 
 def set_counts(metadata: dict) -> pd.DataFrame:

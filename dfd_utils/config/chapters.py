@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dfd_utils.checks import check_range
+from dfd_utils.config.checks import check_range
 
 
 @dataclass(frozen=True)

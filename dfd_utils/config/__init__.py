@@ -1,15 +1,26 @@
 """One typed configuration: ``params.yaml`` read once into dataclasses, every key checked.
 
-Each section of ``params.yaml`` maps onto the dataclass of the module that uses it
-(``frames`` -> :class:`~dfd_utils.frame_store.FrameConfig`, ``flow`` ->
-:class:`~dfd_utils.flow.FlowConfig`, ``train`` -> :class:`~dfd_utils.settings.TrainConfig`
-and :class:`~dfd_utils.settings.ModelSettings`, ...). Those dataclasses hold every default and check their
+Each section of ``params.yaml`` maps onto a dataclass of this package, named for the
+code that uses it (``frames`` -> :class:`~dfd_utils.config.inputs.FrameConfig`, ``flow`` ->
+:class:`~dfd_utils.config.inputs.FlowConfig`, ``train`` -> :class:`~dfd_utils.config.training.TrainConfig`
+and :class:`~dfd_utils.config.training.ModelSettings`, ...). Those dataclasses hold every default and check their
 own ranges; this module only walks the file, refuses any key it does not know with
 its dotted name and the known keys (a ``train.epoch: 3`` typo must stop the run, not
 train for the default 10 epochs), and merges the per-model overrides of ``models``.
 
 A section may be partial (the notebooks' smoke defaults set a few keys): missing
 keys take the dataclass default.
+
+The package (settings only: the standard library and YAML, so every stage can read its
+configuration without loading, or depending on, any data or model code)::
+
+    __init__.py  the walk over params.yaml: unknown keys refused, per-model overrides merged
+    types.py     each value checked against its field's type, naming the dotted key
+    checks.py    range checks with one message shape
+    data.py      the generated sets' knobs (synthetic, faces) and the split shares
+    inputs.py    frames and flow
+    training.py  training and evaluation
+    chapters.py  chapter 00's and chapter 13's sections
 """
 
 from __future__ import annotations
@@ -17,16 +28,12 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field, fields
 
-from dfd_utils.checks import check_range
-from dfd_utils.config_chapters import PER_FRAME_MODELS, DifficultyConfig, FramesPerVideoConfig  # noqa: F401
-from dfd_utils.config_types import clip_problem, type_problem
-from dfd_utils.flow import FlowConfig
-from dfd_utils.frame_store import FrameConfig
-from dfd_utils.settings import MODEL_NAMES, EvaluateConfig, ModelSettings, TrainConfig
-from dfd_utils.sources.clip_set import ClipSetConfig
-from dfd_utils.sources.faces import FacesConfig
-from dfd_utils.sources.synthetic import SyntheticConfig
-from dfd_utils.splits import SplitConfig
+from dfd_utils.config.chapters import PER_FRAME_MODELS, DifficultyConfig, FramesPerVideoConfig  # noqa: F401
+from dfd_utils.config.checks import check_range
+from dfd_utils.config.data import ClipSetConfig, FacesConfig, SplitConfig, SyntheticConfig
+from dfd_utils.config.inputs import FlowConfig, FrameConfig
+from dfd_utils.config.training import MODEL_NAMES, EvaluateConfig, ModelSettings, TrainConfig
+from dfd_utils.config.types import clip_problem, type_problem
 
 SOURCES = ("synthetic", "faces", "dfdc", "kaggle")
 GENERATOR_OWN = ("num_videos", "fake_share", "seed")  # set from data and seed, not in data.synthetic / data.faces

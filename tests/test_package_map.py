@@ -1,0 +1,38 @@
+"""The package maps: each ``__init__.py`` docstring names every module and subpackage beside it.
+
+A newcomer reads ``dfd_utils/__init__.py`` first; a module missing from it is a module
+nobody finds. The check is by name (``frames.py``, ``models/``), so a renamed or added
+module fails here until the map says what it is.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dfd_utils"
+INITS = sorted(PACKAGE.rglob("__init__.py"))
+
+
+def _members(package: Path) -> list[str]:
+    modules = [p.name for p in sorted(package.glob("*.py")) if p.name != "__init__.py"]
+    return modules + [p.name + "/" for p in sorted(package.iterdir()) if (p / "__init__.py").is_file()]
+
+
+@pytest.mark.parametrize("init", INITS, ids=lambda p: str(p.parent.relative_to(PACKAGE.parent)))
+def test_each_package_map_names_every_module_beside_it(init):
+    doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+    missing = [name for name in _members(init.parent)
+               if not re.search(r"(?<![\w/])" + re.escape(name) + (r"" if name.endswith("/") else r"(?!\w)"), doc)]
+    assert not missing, f"{init.relative_to(PACKAGE.parent)}: its map does not name {missing}"
+
+
+def test_the_map_check_finds_a_module_left_out(tmp_path):
+    """The check itself: a package whose docstring leaves one module out is caught, by that module's name."""
+    (tmp_path / "__init__.py").write_text('"""Map::\n\n    a.py  the first\n"""\n')
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "ab.py").write_text("")
+    doc = ast.get_docstring(ast.parse((tmp_path / "__init__.py").read_text()))
+    found = {n for n in _members(tmp_path) if re.search(r"(?<![\w/])" + re.escape(n) + r"(?!\w)", doc)}
+    assert found == {"a.py"}
