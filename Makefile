@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help env data repro plots findings publish test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke clean-cache \
-	paper-check
+	paper-check deps
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench    run the benchmarks under benchmarks/"
 	@echo "make clean-cache  remove the caches a rerun rebuilds (split arrays, resumable training states)"
 	@echo "make paper-check  every stage at the paper's shapes (1080x1920 DFDC clips, ResNet50, 224^2 3D) on the CPU"
+	@echo "make deps     rewrite each dvc.yaml stage's code deps from the modules it imports"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +114,10 @@ bench: env
 # per stage (dfd_utils/paper_check.py, profiles/paper_check.yaml). About 2-4 minutes on 2 cores.
 paper-check: env
 	$(BIN)/python -m dfd_utils.paper_check
+
+# Each stage's dfd_utils deps = the modules its notebooks and the runner import (dfd_utils/stage_deps.py).
+deps: env
+	$(BIN)/python -m dfd_utils.stage_deps
 
 lint: env
 	$(BIN)/ruff check dfd_utils tests benchmarks notebooks book/_ext
