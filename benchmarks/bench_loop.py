@@ -64,12 +64,12 @@ from dataclasses import replace
 import torch
 
 from dfd_utils import train
+from dfd_utils.config.training import MODEL_NAMES, TrainConfig
 from dfd_utils.datasets import SplitData
 from dfd_utils.features import trunk_digest, with_features
 from dfd_utils.losses import class_weights, make_loss
 from dfd_utils.models import build_model
 from dfd_utils.precision import _x86_flags, autocast, prepare, resolve_device
-from dfd_utils.settings import MODEL_NAMES, TrainConfig
 
 
 def cpu_flags() -> list[str]:

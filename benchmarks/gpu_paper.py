@@ -54,7 +54,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before CUDA start
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from dfd_utils.settings import MODEL_NAMES  # noqa: E402
+from dfd_utils.config.training import MODEL_NAMES  # noqa: E402
 
 PAPER_CLIPS = 825
 SMALL = 40  # below this many clips the paper's 0.8/0.1/0.1 splits leave val or test without a whole family
