@@ -135,7 +135,7 @@ def run_stage(stage: str, work: Workdir) -> dict:
         _check((info.height, info.width) == (1080, 1920), f"source clips are {info.width}x{info.height}")
         return {"videos": len(metadata), "source_size": [info.height, info.width]}
     if stage == "frames":
-        from dfd_utils.stages.frames import extract_frames
+        from dfd_utils.stages.extract_frames import extract_frames
 
         result = extract_frames(asdict(study.frames), asdict(study.splits), work.study, seed=study.seed,
                                 workers=study.workers)
@@ -147,7 +147,7 @@ def run_stage(stage: str, work: Workdir) -> dict:
         return {"videos": result["manifest"].video.nunique(), "splits": result["table"],
                 "frames": _shape(train.frames), "frames3d": _shape(train.frames3d)}  # (V, T, 3, H, W), (V, T, 3, S, S)
     if stage == "flow":
-        from dfd_utils.stages.flow import optical_flow
+        from dfd_utils.stages.optical_flow import optical_flow
 
         names = optical_flow(asdict(study.flow), work.study, workers=study.workers)
         train = load_split(paths.frames, "train", paths.flow, frames=False, flows=True)

@@ -13,7 +13,7 @@ from dfd_utils.config import DifficultyConfig, parse
 from dfd_utils.flow import FlowConfig
 from dfd_utils.paths import project_root
 from dfd_utils.sources.synthetic import clip_stamp, plan_dataset
-from dfd_utils.stages.difficulty import View, measure_clip, measured_config
+from dfd_utils.stages.choose_difficulty import View, measure_clip, measured_config
 
 DATA_STAGES = ("choose_difficulty", "download_subset", "extract_frames", "optical_flow")
 

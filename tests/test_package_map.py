@@ -36,3 +36,12 @@ def test_the_map_check_finds_a_module_left_out(tmp_path):
     doc = ast.get_docstring(ast.parse((tmp_path / "__init__.py").read_text()))
     found = {n for n in _members(tmp_path) if re.search(r"(?<![\w/])" + re.escape(n) + r"(?!\w)", doc)}
     assert found == {"a.py"}
+
+
+def test_no_two_modules_share_a_name():
+    """``frames.py`` in two folders makes every traceback and import line ambiguous: one name, one module."""
+    names = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(str(path.relative_to(PACKAGE.parent)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}

@@ -17,8 +17,8 @@ import pytest
 from dfd_utils.paths import Paths
 from dfd_utils.sources.metadata import load_subset
 from dfd_utils.stages.detector import run_experiment
-from dfd_utils.stages.flow import optical_flow
-from dfd_utils.stages.frames import extract_frames
+from dfd_utils.stages.extract_frames import extract_frames
+from dfd_utils.stages.optical_flow import optical_flow
 from dfd_utils.stages.subset import make_subset
 
 pytestmark = pytest.mark.slow

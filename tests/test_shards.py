@@ -13,7 +13,7 @@ from dfd_utils.cli import main as dfd
 from dfd_utils.datasets import load_split
 from dfd_utils.sources import dfdc
 from dfd_utils.sources.dfdc_parts import part_folder, write_parts
-from dfd_utils.stages.flow import optical_flow
+from dfd_utils.stages.optical_flow import optical_flow
 from dfd_utils.stages.shards import merge, parse_parts, read_parts
 
 PARAMS = "profiles/smoke.yaml"  # frames 16 at 108x192, 3D at 64: the frame settings every part shares

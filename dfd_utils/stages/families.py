@@ -56,6 +56,7 @@ from dfd_utils.paths import Paths
 from dfd_utils.sources.artifacts import JITTER_STEP
 from dfd_utils.sources.synthetic import HEAD_GAIN, SyntheticConfig
 from dfd_utils.stages.detector import run_experiment
+from dfd_utils.stages.extract_frames import extract_frames
 from dfd_utils.stages.families_kinds import KINDS, kind_root, kind_view, usable_kinds, views_note, views_table
 from dfd_utils.stages.families_reading import (
     CHANCE_MARGIN,
@@ -72,8 +73,7 @@ from dfd_utils.stages.families_reading import (
     write_metrics,
 )
 from dfd_utils.stages.families_scoring import CROSS_COLUMNS, SCORE_COLUMNS, cross_rows, saved_model, test_scores
-from dfd_utils.stages.flow import optical_flow
-from dfd_utils.stages.frames import extract_frames
+from dfd_utils.stages.optical_flow import optical_flow
 from dfd_utils.stages.real_faces import frames_for
 from dfd_utils.stages.subset import make_subset
 

@@ -53,7 +53,7 @@ from dfd_utils.models import load_checkpoint
 from dfd_utils.paths import Paths, require
 from dfd_utils.predict import input_config
 from dfd_utils.sources.metadata import load_subset
-from dfd_utils.stages.frames import source_checksums
+from dfd_utils.stages.extract_frames import source_checksums
 from dfd_utils.train import predict
 from dfd_utils.video import sample_indices
 

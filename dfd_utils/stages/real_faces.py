@@ -31,8 +31,8 @@ from dfd_utils.paths import Paths
 from dfd_utils.report import metrics_table, with_intervals
 from dfd_utils.sources import faces
 from dfd_utils.stages.detector import Result, run_experiment
-from dfd_utils.stages.flow import optical_flow
-from dfd_utils.stages.frames import extract_frames
+from dfd_utils.stages.extract_frames import extract_frames
+from dfd_utils.stages.optical_flow import optical_flow
 from dfd_utils.stats import paired_auc_difference
 from dfd_utils.video import read_sampled_frames
 
