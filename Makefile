@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "Installing the pinned environment into $(VENV): about 6.7 GB (torch and its CUDA libraries), several minutes"
 	$(BIN)/python -m pip install --progress-bar off -c constraints.txt -e ".[study,dev]" | grep --line-buffered -E '^(Collecting|Successfully)' \
 		| cut -c1-100; test "$${PIPESTATUS[0]}" -eq 0
-	$(BIN)/python -m dfd_utils.lab install
+	$(BIN)/python -m dfd_utils.tooling.lab install
 	@touch $(STAMP)
 
 env: $(STAMP)
@@ -72,7 +72,7 @@ test-notebooks: env
 	$(BIN)/python -m pytest tests/test_notebooks.py tests/test_book.py -q
 
 book: env
-	$(BIN)/python -m dfd_utils.book build
+	$(BIN)/python -m dfd_utils.tooling.book build
 
 # The README's findings block and figure, rewritten from metrics/*.json (make repro does it after the study).
 findings: env
@@ -88,7 +88,7 @@ publish: env
 	$(BIN)/ghp-import --no-jekyll --push --force --message "book of $$(git rev-parse --short HEAD)" book/_build/html
 
 # Learning curves with DVC, offline: .dvc/config names .dvc/plots/offline.html, committed with vega
-# inlined (from npm; rewrite it with python -m dfd_utils.vendor --refresh), so plain `dvc plots show` works too.
+# inlined (from npm; rewrite it with python -m dfd_utils.tooling.vendor --refresh), so plain `dvc plots show` works too.
 plots: env
 	$(BIN)/dvc plots show
 
@@ -103,7 +103,7 @@ profile: env
 
 # The repository URL lives in pyproject.toml ([project.urls]); a GitHub remote `origin` takes its place.
 colab: env
-	$(BIN)/python -m dfd_utils.colab
+	$(BIN)/python -m dfd_utils.tooling.colab
 
 bench: env
 	$(BIN)/python benchmarks/bench_frames.py
@@ -111,13 +111,13 @@ bench: env
 	$(BIN)/python benchmarks/bench_predict.py
 
 # Every stage once at the paper's real shapes on the CPU, under a temporary folder: wall time and peak RSS
-# per stage (dfd_utils/paper_check.py, profiles/paper_check.yaml). About 2-4 minutes on 2 cores.
+# per stage (dfd_utils/tooling/paper_check.py, profiles/paper_check.yaml). About 2-4 minutes on 2 cores.
 paper-check: env
-	$(BIN)/python -m dfd_utils.paper_check
+	$(BIN)/python -m dfd_utils.tooling.paper_check
 
-# Each stage's dfd_utils deps = the modules its notebooks and the runner import (dfd_utils/stage_deps.py).
+# Each stage's dfd_utils deps = the modules its notebooks and the runner import (dfd_utils/tooling/stage_deps.py).
 deps: env
-	$(BIN)/python -m dfd_utils.stage_deps
+	$(BIN)/python -m dfd_utils.tooling.stage_deps
 
 lint: env
 	$(BIN)/ruff check dfd_utils tests benchmarks notebooks book/_ext
@@ -127,4 +127,4 @@ clean-smoke:
 
 # The caches a rerun rebuilds (split arrays, resumable training states): about 5.5 GB of the study's 12 GB.
 clean-cache: env
-	$(BIN)/python -m dfd_utils.clean
+	$(BIN)/python -m dfd_utils.tooling.clean

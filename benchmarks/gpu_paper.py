@@ -74,8 +74,8 @@ def prepare(workdir: str | Path, clips: int = PAPER_CLIPS, clip_frames: int = 20
     """
     from dfd_utils import profiles
     from dfd_utils.config import parse
-    from dfd_utils.paper_check import Workdir, run_stage
     from dfd_utils.sources.dfdc_parts import write_part
+    from dfd_utils.tooling.paper_check import Workdir, run_stage
 
     work = Workdir(workdir)
     small = clips < SMALL
@@ -106,8 +106,8 @@ class Bench:
 
     def __init__(self, workdir: str | Path, device: str, backbone: str | None, weights: str):
         from dfd_utils.config import parse
-        from dfd_utils.paper_check import Workdir
         from dfd_utils.paths import Paths
+        from dfd_utils.tooling.paper_check import Workdir
 
         self.work = Workdir(workdir)
         if not self.work.params.is_file():

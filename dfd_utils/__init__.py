@@ -48,26 +48,14 @@ Running the study (DVC, papermill, reruns that tell the truth)::
     notebook.py         a notebook's first call: parameters, logs, seeds
     seed.py             one seeding helper
     profiles.py         overlays on the demo profile (smoke, paper, paper_check)
-    stage_deps.py       each stage's code deps: exactly the modules it runs (written into dvc.yaml)
     kernels.py          every stage's CPU kernels capped at AVX2: the same bits on every x86-64 machine
     provenance.py       stamps: what made a kept output (inputs, settings, code)
     kept.py, ledger.py  kept files hashed again before reuse; a generated folder's ledger
     lock.py             one writer per output folder
     io.py, paths.py     atomic writes, JSON, progress; where every stage reads and writes
     safe_names.py       names read from files a user did not write, checked before they become paths
-    execution.py        each stage's run time and machine, for the book
 
-Tooling around the study::
+Tooling around the study (building the book, Lab, Colab, checks and measurements; no chapter imports it)::
 
-    book.py             the HTML book from the executed notebooks
-    vendor.py           front-end files from npm (nothing loads from a CDN)
-    colab.py            every notebook's Colab badge and install cell
-    colab_install.py    what that cell runs on Colab
-    lab.py              JupyterLab that leaves the notebooks as committed
-    clean.py            ``make clean-cache``: the disk a finished study no longer needs
-    hub_cache.py        a stand-in ImageNet file in a torch hub cache (tests, offline)
-    paper_check.py      ``make paper-check``: every stage at the paper's shapes, on a CPU
-    paper_splits.py     the paper profile's split sizes
-    peak_rss.py         wall time and peak memory of a child process (benchmarks)
-    settings.py         the old name of config/training.py, kept until its last importers move
+    tooling/            its own map
 """

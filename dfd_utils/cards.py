@@ -205,7 +205,7 @@ def data_cards() -> str:
 
 def write_page(models: Path, page: Path) -> Path:
     """The book's *Model and data cards* page: a card per checkpoint of the run under ``models``, then the data
-    cards. Written at each book build (``dfd_utils.book``), so the cards are those of the run the book shows."""
+    cards. Written at each book build (``dfd_utils.tooling.book``), so the cards are those of the run the book shows."""
     from dfd_utils.settings import MODEL_NAMES
 
     parts = ["# Model and data cards", "",

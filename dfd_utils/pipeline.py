@@ -6,7 +6,7 @@ profile); every name that is also a top-level key of ``params.yaml`` gets that
 value, and ``root`` is set to the project root. The executed copy goes to
 ``artifacts/executed/``, which the book renders without running anything again; it
 carries papermill's times and the machine that ran it (``metadata["dfd"]["run"]``,
-``dfd_utils.execution``), which the book's execution statistics page reads.
+``dfd_utils.tooling.execution``), which the book's execution statistics page reads.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
                 raise disk_full(out) from err
             facts = facts.result()
     try:
-        record(out, facts)  # the book's execution statistics read it (dfd_utils.execution)
+        record(out, facts)  # the book's execution statistics read it (dfd_utils.tooling.execution)
     except OSError as err:
         if err.errno != errno.ENOSPC:
             raise
@@ -253,19 +253,20 @@ def run(name: str, params_file: str = "params.yaml", root: str = ".", overrides:
 
 
 def machine_facts(params: dict, model_name: str | None = None) -> dict:
-    """What runs this stage (``dfd_utils.execution.machine_facts``), to record in the executed copy.
+    """What runs this stage (``dfd_utils.tooling.execution.machine_facts``), to record in the executed copy.
 
     Imported by name, not by an import statement: the facts describe the run (like papermill's
     timestamps), they are no input to any result, so a change to ``execution.py`` or to what it
     reads (``precision.py``, hence the models) need not make DVC rerun every stage; the deps
     check (``tests/test_pipeline.py``) follows import statements only.
     """
-    return importlib.import_module("dfd_utils.execution").machine_facts(params, model_name)
+    return importlib.import_module("dfd_utils.tooling.execution").machine_facts(params, model_name)
 
 
 def record(executed: Path, facts: dict) -> None:
-    """``facts`` into the executed copy's metadata (``dfd_utils.execution.record``; imported by name as above)."""
-    importlib.import_module("dfd_utils.execution").record(executed, facts)
+    """``facts`` into the executed copy's metadata (``dfd_utils.tooling.execution.record``; imported by name, as
+    above)."""
+    importlib.import_module("dfd_utils.tooling.execution").record(executed, facts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,7 +79,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def book_html() -> Path:
-    from dfd_utils import book
+    from dfd_utils.tooling import book
 
     run_smoke_study()  # once per session, shared with tests/test_notebooks.py
     return book.build(ROOT).parent

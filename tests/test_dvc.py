@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd_utils.vendor import VEGA
+from dfd_utils.tooling.vendor import VEGA
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -179,7 +179,7 @@ def test_committed_plots_template_inlines_vega():
     text = template.read_text(encoding="utf-8")
     assert "{plot_divs}" in text and "{scripts}" not in text  # {scripts}: DVC's CDN tags would go there
     for package in VEGA:
-        assert f"<script>/* {package} (npm) */" in text, f"{package}: run python -m dfd_utils.vendor --refresh"
+        assert f"<script>/* {package} (npm) */" in text, f"{package}: run python -m dfd_utils.tooling.vendor --refresh"
     assert loads_from_the_network(text) == []
 
 

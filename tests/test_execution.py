@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from dfd_utils import execution
-from dfd_utils.execution import cpu_facts, machine_facts, precision_used, stage_times, statistics_page
+from dfd_utils.tooling import execution
+from dfd_utils.tooling.execution import cpu_facts, machine_facts, precision_used, stage_times, statistics_page
 
 # Two machines' /proc/cpuinfo, cut by hand to what matters (two processors each; the first one counts).
 AVX2_ONLY = """processor\t: 0
@@ -191,7 +191,7 @@ def test_the_book_writes_the_page_it_lists_and_git_ignores_it():
 
 
 def test_the_page_names_the_kernels_torch_chose_and_a_cap_set_by_hand():
-    from dfd_utils.execution import _facts_rows, machine_facts
+    from dfd_utils.tooling.execution import _facts_rows, machine_facts
 
     facts = machine_facts({"train": {"precision": "fp32"}})
     assert facts["cpu_kernels"] in ("DEFAULT", "AVX2", "AVX512", "VSX", "ZVECTOR", "SVE256", "NO AVX")

@@ -74,7 +74,7 @@ def test_the_hook_finds_the_study_notebooks_wherever_lab_starts_and_leaves_other
     shutil.copy(ROOT / "notebooks" / "04_baseline.ipynb", other / "notebooks" / "mine.ipynb")
 
     def outputs(root: Path, name: str) -> list:
-        manager = FileContentsManager(root_dir=str(root), pre_save_hook="dfd_utils.lab.pre_save")
+        manager = FileContentsManager(root_dir=str(root), pre_save_hook="dfd_utils.tooling.lab.pre_save")
         return [o for c in _save_with_outputs(manager, name)["cells"] for o in c.get("outputs", [])]
 
     assert outputs(project, "notebooks/04_baseline.ipynb") == []  # Lab at the project
@@ -85,7 +85,7 @@ def test_the_hook_finds_the_study_notebooks_wherever_lab_starts_and_leaves_other
 
 
 def test_install_keeps_other_settings_and_refuses_a_broken_or_foreign_config(tmp_path):
-    from dfd_utils import lab
+    from dfd_utils.tooling import lab
 
     config = tmp_path / "etc" / "jupyter" / "jupyter_server_config.json"
     config.parent.mkdir(parents=True)
@@ -99,6 +99,9 @@ def test_install_keeps_other_settings_and_refuses_a_broken_or_foreign_config(tmp
     config.write_text(json.dumps({"FileContentsManager": {"pre_save_hook": "theirs.hook"}}))
     with pytest.raises(ValueError, match="already names the pre-save hook 'theirs.hook'"):
         lab.install(tmp_path)
+    config.write_text(json.dumps({"FileContentsManager": {"pre_save_hook": "dfd_utils.lab.pre_save"}}))
+    lab.install(tmp_path)  # an environment set up before the hook moved to tooling/ is updated, not refused
+    assert json.loads(config.read_text())["FileContentsManager"]["pre_save_hook"] == "dfd_utils.tooling.lab.pre_save"
 
 
 def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
@@ -110,7 +113,7 @@ def test_open_and_save_in_lab_leaves_the_notebooks_byte_for_byte(tmp_path):
 
     config = Config()
     exec((ROOT / "jupyter_lab_config.py").read_text(), {"get_config": lambda: config})
-    assert config.FileContentsManager.pre_save_hook == "dfd_utils.lab.pre_save"
+    assert config.FileContentsManager.pre_save_hook == "dfd_utils.tooling.lab.pre_save"
     _checkout(tmp_path)
     manager = FileContentsManager(root_dir=str(tmp_path), pre_save_hook=config.FileContentsManager.pre_save_hook)
     for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
@@ -153,11 +156,11 @@ def test_a_plain_jupyter_lab_run_and_save_leaves_a_notebook_as_committed(tmp_pat
     import time
     import urllib.request
 
-    from dfd_utils import lab
+    from dfd_utils.tooling import lab
 
     config = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json"
     assert json.loads(config.read_text())["FileContentsManager"]["pre_save_hook"] == lab.HOOK, \
-        f"{config}: `make env` (python -m dfd_utils.lab install) names the hook there"
+        f"{config}: `make env` (python -m dfd_utils.tooling.lab install) names the hook there"
     _checkout(tmp_path)
     port, token = _free_port(), "dfd-test"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "user-config"),  # no user config: the venv's only

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd_utils.vendor import write_plots_template
+from dfd_utils.tooling.vendor import write_plots_template
 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to vendor vega")
 

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from dfd_utils import profiles
-from dfd_utils.hub_cache import place_random_imagenet
 from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.tooling.hub_cache import place_random_imagenet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,8 +66,8 @@ def test_the_check_profile_is_the_paper_profile_but_for_a_cpu_and_tiny_data():
 
 def test_paper_check_reports_the_paper_profiles_split_sizes():
     """``--splits`` prints the one line the full check ends with: profiles/paper.yaml's 825 clips split 80/10/10."""
-    run = subprocess.run([sys.executable, "-m", "dfd_utils.paper_check", "--splits"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "dfd_utils.tooling.paper_check", "--splits"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert _paper_split(run.stdout) == (660, 82, 83)  # the study's splitter on the profile's planned families
 
@@ -99,7 +99,7 @@ def _study_files() -> dict[str, int]:
 def test_paper_check_runs_every_stage_at_the_papers_shapes(tmp_path):
     before = _study_files()
     report = tmp_path / "report.json"
-    run = subprocess.run([sys.executable, "-m", "dfd_utils.paper_check", "--workdir", str(tmp_path / "work"),
+    run = subprocess.run([sys.executable, "-m", "dfd_utils.tooling.paper_check", "--workdir", str(tmp_path / "work"),
                           "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "peak RSS" in run.stdout and "total" in run.stdout

@@ -163,7 +163,7 @@ def test_the_resolved_split_holds_for_uneven_families(study, seed):
 
 
 def test_make_paper_check_reports_the_same_sizes(study):
-    from dfd_utils.paper_check import split_line, split_sizes
+    from dfd_utils.tooling.paper_check import split_line, split_sizes
 
     sizes = split_sizes("paper")
     assert sizes["clips"] == 825 and sizes["families_crossing"] == 0

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dfd_utils import profiles, stage_deps
+from dfd_utils import profiles
 from dfd_utils.config import parse
 from dfd_utils.pipeline import UNTRACKED, chapters, load_params, main, notebook_path, parameters_for, stage_params
+from dfd_utils.tooling import stage_deps
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = {name: profiles.resolve(name) for name in profiles.names()}  # each overlay merged over the base
@@ -139,7 +140,7 @@ def test_the_book_lists_the_chapters_in_pipeline_order():
 
 def test_stage_deps_are_exactly_the_modules_each_stage_runs():
     """A change to a module a stage runs must rerun it, and a change to any other module must not: each stage lists
-    the import closure of its notebooks and the runner, file by file, no folder (``python -m dfd_utils.stage_deps``)."""
+    the import closure of its notebooks and the runner, file by file, no folder (``make deps`` writes it)."""
     assert stage_deps.differences(ROOT / "dvc.yaml") == []
     listed = stage_deps.listed(ROOT / "dvc.yaml")
     assert all(d.endswith(".py") for deps in listed.values() for d in deps), "a folder dependency reruns too much"

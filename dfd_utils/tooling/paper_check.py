@@ -8,10 +8,10 @@ five trainings, 08's results table) with ``profiles/paper_check.yaml``: the pape
 shapes, backbone and batch sizes, on a few synthetic full-HD clips in DFDC's layout
 (``dfdc_train_part_0/`` + ``metadata.json``), one batch per model, fp32 on the CPU.
 ``weights: imagenet`` is read from a temporary torch hub cache holding a random
-state dict under torchvision's own file name (``dfd_utils.hub_cache``): the load path
+state dict under torchvision's own file name (``dfd_utils.tooling.hub_cache``): the load path
 and the shapes are proven, not the ImageNet values.
 
-Each stage runs in its own process, so its peak RSS is its own (``dfd_utils.peak_rss``),
+Each stage runs in its own process, so its peak RSS is its own (``dfd_utils.tooling.peak_rss``),
 and this driver imports no torch (a forked child starts with its parent's peak);
 the table printed at the end gives wall time and peak RSS per stage. Everything is
 written under a temporary folder (``--workdir`` to choose it, ``--keep`` to keep it).
@@ -21,7 +21,7 @@ profile) gives its 825 clips: the study's splitter on families planned at the
 profile's FAKE share, an original with its fakes in one split (the paper: 660 / 82 / 83).
 ``--splits`` prints that line alone, in a second.
 
-    python -m dfd_utils.paper_check [--workdir DIR] [--keep] [--models baseline,cnn3d] [--json FILE] [--splits]
+    python -m dfd_utils.tooling.paper_check [--workdir DIR] [--keep] [--models baseline,cnn3d] [--json FILE] [--splits]
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import yaml
 
-from dfd_utils.paper_splits import PAPER, PAPER_SIZES, split_line, split_sizes  # noqa: F401
-from dfd_utils.peak_rss import Measured, run_measured
 from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.tooling.paper_splits import PAPER, PAPER_SIZES, split_line, split_sizes  # noqa: F401
+from dfd_utils.tooling.peak_rss import Measured, run_measured
 
 PROFILE = "paper_check"
 CLIP_FRAMES = 20  # frames per synthetic clip, >= the 16 sampled (DFDC: 300; decoding time is not the point)
@@ -74,8 +74,8 @@ def prepare(work: Workdir, families: int = 4) -> dict:
     """The check's inputs: one synthetic DFDC part, the stand-in ImageNet file, and params.yaml. Returns params."""
     from dfd_utils import profiles
     from dfd_utils.config import parse
-    from dfd_utils.hub_cache import place_random_imagenet
     from dfd_utils.sources.dfdc_parts import write_part
+    from dfd_utils.tooling.hub_cache import place_random_imagenet
 
     params = profiles.resolve(PROFILE)
     params["data"]["dfdc_path"] = str(work.dfdc)  # absolute: the stage resolves relative paths to the project
@@ -217,7 +217,7 @@ def check(workdir: str | os.PathLike, models: tuple[str, ...] = MODEL_NAMES) -> 
     env = child_env(work)
     runs, reports = [], {}
     for stage in stage_names(models):
-        run = run_measured(stage, [sys.executable, "-m", "dfd_utils.paper_check", "--stage", stage,
+        run = run_measured(stage, [sys.executable, "-m", "dfd_utils.tooling.paper_check", "--stage", stage,
                                    "--workdir", str(work.root)], env=env)
         runs.append(run)
         print(run.line(), flush=True)

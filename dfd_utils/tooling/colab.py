@@ -2,7 +2,7 @@
 
 The URL is ``[project.urls] Repository`` in ``pyproject.toml``, or the git remote
 ``origin`` when it is on GitHub (a fork's badges then open, and its install cells
-clone, the fork). ``python -m dfd_utils.colab`` (``make colab``) writes three things
+clone, the fork). ``python -m dfd_utils.tooling.colab`` (``make colab``) writes three things
 into each notebook, and ``tests/test_colab.py`` fails while one is stale:
 
 * the badge line of the first (markdown) cell: opens the notebook in Colab;
@@ -13,7 +13,7 @@ into each notebook, and ``tests/test_colab.py`` fails while one is stale:
   the session must restart; elsewhere it does nothing and prints nothing.
 
 The install cell cannot import this package (it is what the cell installs): it runs
-``dfd_utils/colab_install.py``, standard library only, fetched from the repository.
+``dfd_utils/tooling/colab_install.py``, standard library only, fetched from the repository.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ params = None'''
 INSTALL_CELL = '''\
 # On Colab only (elsewhere this cell does nothing): clone the study, install it with its study extra and say
 # whether the session must restart (pip replaced a package it had already imported, e.g. numpy):
-# dfd_utils/colab_install.py, fetched from the repository, does it with the standard library alone.
+# dfd_utils/tooling/colab_install.py, fetched from the repository, does it with the standard library alone.
 import sys
 from urllib.request import urlopen
 
 if "google.colab" in sys.modules:
     exec(urlopen("{script}").read(), {{"REPO": "{url}", "PROJECT": "{project}"}})  # noqa: E501'''
-INSTALL_SCRIPT = "dfd_utils/colab_install.py"
+INSTALL_SCRIPT = "dfd_utils/tooling/colab_install.py"
 
 
 def pyproject_url(root: Path | None = None) -> str:
@@ -143,10 +143,10 @@ def notebooks(root: Path | None = None) -> list[Path]:
 
 
 def rendered(path: Path, url: str) -> str:
-    """The text ``path`` must hold: nbformat's serialisation with the canonical metadata (``dfd_utils.lab``)."""
+    """The text ``path`` must hold: nbformat's serialisation with the canonical metadata (``dfd_utils.tooling.lab``)."""
     import nbformat
 
-    from dfd_utils.lab import canonical
+    from dfd_utils.tooling.lab import canonical
 
     nb = canonical(render(nbformat.read(path, as_version=4), path.name, url))
     return nbformat.writes(nb) + "\n"  # nbformat.write adds the final newline

@@ -9,11 +9,11 @@ counts; git would show an edit nobody made and ``dvc status`` would report the s
 the session; the executed copies the pipeline made are under ``artifacts/executed/``.
 
 The hook reaches a plain ``jupyter lab`` too, not only ``make lab``: ``make env`` runs ``python -m
-dfd_utils.lab install``, which names it in the environment's own Jupyter config
+dfd_utils.tooling.lab install``, which names it in the environment's own Jupyter config
 (``<venv>/etc/jupyter/jupyter_server_config.json``, the first place Jupyter looks), so any Lab or Jupyter
 Server started from the project's environment applies it, wherever it was started; it touches only the
 notebooks of a dfd checkout (:func:`is_study_notebook`). A conda environment (``environment.yml``) gets it
-with ``python -m dfd_utils.lab install`` run once. Editors that save notebooks themselves (VS Code)
+with ``python -m dfd_utils.tooling.lab install`` run once. Editors that save notebooks themselves (VS Code)
 or ``jupyter nbconvert --inplace`` do not run server hooks; ``nbstripout`` (a dev dependency) cleans those.
 """
 
@@ -27,7 +27,8 @@ from pathlib import Path
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
 CELL_KEYS_DROPPED = ("execution", "collapsed", "scrolled", "jp-MarkdownHeadingCollapsed")  # written by Lab
-HOOK = "dfd_utils.lab.pre_save"
+HOOK = "dfd_utils.tooling.lab.pre_save"
+FORMER_HOOKS = ("dfd_utils.lab.pre_save",)  # this hook before the module moved to tooling/: replaced, not refused
 
 
 def canonical(nb: dict) -> dict:
@@ -71,7 +72,7 @@ def install(prefix: Path = Path(sys.prefix)) -> Path:
     if not isinstance(settings, dict):
         raise ValueError(f"{config}: not a JSON object; fix or remove it, then run `make env` again")
     section = settings.setdefault("FileContentsManager", {})
-    if section.get("pre_save_hook") not in (None, HOOK):
+    if section.get("pre_save_hook") not in (None, HOOK, *FORMER_HOOKS):
         raise ValueError(f"{config}: already names the pre-save hook {section['pre_save_hook']!r}; "
                          f"set {HOOK!r} by hand if this environment is the study's")
     section["pre_save_hook"] = HOOK
@@ -81,7 +82,7 @@ def install(prefix: Path = Path(sys.prefix)) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dfd_utils.lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dfd_utils.tooling.lab", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["install"], help="name the pre-save hook in this environment's Jupyter")
     parser.parse_args(argv)
     try:

@@ -9,7 +9,7 @@ the training stages, which read frames from disk. Modules the pipeline loads by 
 (``execution``, ``notebook_run``: the run's facts and the papermill call, no input to a
 result) are left out on purpose (``pipeline.machine_facts`` says why).
 
-``python -m dfd_utils.stage_deps`` rewrites the ``dfd_utils/...`` lines of each stage's
+``python -m dfd_utils.tooling.stage_deps`` rewrites the ``dfd_utils/...`` lines of each stage's
 ``deps`` in place (every other line, comment and order kept); ``--check`` exits 1 naming
 each stage whose list differs (``tests/test_pipeline.py`` runs it).
 """
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(f"{args.dvc_yaml}: {line}", file=sys.stderr)
         if problems:
-            print("regenerate: python -m dfd_utils.stage_deps", file=sys.stderr)
+            print("regenerate: python -m dfd_utils.tooling.stage_deps", file=sys.stderr)
         return 1 if problems else 0
     args.dvc_yaml.write_text(rewrite(args.dvc_yaml.read_text(), wanted(args.dvc_yaml)))
     return 0

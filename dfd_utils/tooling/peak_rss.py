@@ -6,7 +6,7 @@ returns the rusage of exactly the child it reaps, including the descendants that
 waited for (extraction's worker processes): the peak of the largest process in that
 stage's tree. Linux carries a process's peak across ``fork`` and ``exec``, so a child's
 figure is at least its parent's RSS when it was started: keep the measuring parent
-small (``dfd_utils.paper_check`` imports no torch; about 20 MiB).
+small (``dfd_utils.tooling.paper_check`` imports no torch; about 20 MiB).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ are kept only to make a *later* rerun faster:
   could have resumed or reused a finished run trains it again, with the same result (training is seeded
   and deterministic on the CPU).
 
-``python -m dfd_utils.clean`` (``make clean-cache``) removes both, saying how much each freed; ``--dry-run``
+``python -m dfd_utils.tooling.clean`` (``make clean-cache``) removes both, saying how much each freed; ``--dry-run``
 only says it. The weights the study publishes (``artifacts/models``), each run's ``best.pt``, frames, flow,
 metrics and executed notebooks are never touched, so ``dvc status`` stays clean. It refuses while a DVC
 command holds the repository's lock (a running ``dvc repro`` may be reading an array).
@@ -84,7 +84,7 @@ def clean(root: Path, dry_run: bool = False) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dfd_utils.clean", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dfd_utils.tooling.clean", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="the project (default: this checkout)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be freed, remove nothing")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Build the study's HTML book (Jupyter Book 1) from the notebooks papermill executed.
 
-    python -m dfd_utils.book build [--root .]
+    python -m dfd_utils.tooling.book build [--root .]
 
 No notebook runs again: the executed copies in ``artifacts/executed`` are copied
 into ``book/notebooks`` and rendered as they are. MathJax is vendored from the
@@ -8,7 +8,7 @@ npm package ``mathjax@3`` (one file, SVG output, so no web fonts) into
 ``book/_vendor`` and served from the book itself, so pages render offline.
 The build uses ``-W --keep-going``: a broken reference fails it.
 The *Execution statistics* page (``book/execution.md``) is written at each build from
-the executed notebooks' metadata (``dfd_utils.execution``), and the front page's findings
+the executed notebooks' metadata (``dfd_utils.tooling.execution``), and the front page's findings
 (``book/findings.md``, included by ``intro.md``) from the run's ``metrics/`` (``dfd_utils.findings``),
 and the *Model and data cards* page (``book/cards.md``) from its checkpoints (``dfd_utils.cards``), so
 none is ever stale; git ignores all three.
@@ -24,17 +24,17 @@ import sys
 from pathlib import Path
 
 from dfd_utils.cards import write_page as write_cards
-from dfd_utils.colab import COLAB_BADGE
-from dfd_utils.execution import write_page
 from dfd_utils.findings import write_book_page
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.pipeline import chapters
-from dfd_utils.vendor import npm_file
+from dfd_utils.tooling.colab import COLAB_BADGE
+from dfd_utils.tooling.execution import write_page
+from dfd_utils.tooling.vendor import npm_file
 
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILE = "tex-svg.js"
 CARDS_PAGE = "cards.md"  # generated at each build from the run's checkpoints (dfd_utils.cards); not in git
-EXECUTION_PAGE = "execution.md"  # generated at each build (dfd_utils.execution), listed last in _toc.yml; not in git
+EXECUTION_PAGE = "execution.md"  # generated at each build (tooling/execution.py), listed last in _toc.yml; not in git
 
 
 def vendor_mathjax(book: Path) -> Path:
