@@ -49,7 +49,7 @@ data:
 
 repro: env data
 	$(BIN)/dvc repro
-	$(BIN)/python -m dfd_utils.findings
+	$(BIN)/python -m dfd_utils.chapters.findings
 	$(MAKE) book
 
 # Every notebook runs once per session (tests/smoke_study.py: papermill on the smoke profile, as DVC runs
@@ -76,12 +76,12 @@ book: env
 
 # The README's findings block and figure, rewritten from metrics/*.json (make repro does it after the study).
 findings: env
-	$(BIN)/python -m dfd_utils.findings
+	$(BIN)/python -m dfd_utils.chapters.findings
 
 # Publish the book of the committed run to GitHub Pages (origin's gh-pages branch), so the site shows the
 # results that metrics/ and the README hold; refused while the README's findings are stale.
 publish: env
-	$(BIN)/python -m dfd_utils.findings --check
+	$(BIN)/python -m dfd_utils.chapters.findings --check
 	@git diff --quiet HEAD || { echo "make publish: commit first: the site shows a committed run" >&2; exit 1; }
 	@$(BIN)/dvc status -q || { echo "make publish: dvc status is not clean: run make repro first" >&2; exit 1; }
 	$(MAKE) book

@@ -3,6 +3,7 @@
 The paper's library follows the data path; each module holds one idea::
 
     config/             params.yaml as typed, checked settings (standard library only: no stage depends on more)
+    settings.py         the old name of config/training.py, kept until its last importers move
     sources/        01  where videos come from: synthetic, real faces (registry clips), DFDC, Kaggle;
                         artifacts.py is the one model of what makes a fake look fake
     video.py            decoding, exact frame sampling, writing clips
@@ -30,16 +31,12 @@ The paper's library follows the data path; each module holds one idea::
     predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
     cards.py            model and data cards (``dfd info --card``, the book's cards page)
 
-The study's chapters (orchestration and readings beyond the paper's library)::
+The paper's pipeline and the study's chapters beyond it::
 
-    stages/             each notebook's work as functions (its own map)
-    difficulty.py   00  the rule that sets the artifacts' strengths from measured magnitudes (no model)
+    stages/             notebooks 01-08: the paper's pipeline as functions (its own map)
     report.py       08  comparison tables and their computed reading
-    claims.py       10  the paper's claims as data, and their verdicts; with claims_checks.py (each
-                        effect measured), claims_verdicts.py (the rule) and claims_text.py (the prose)
-    frame_order.py  12  each model scored with its frames shuffled and repeated
     plots.py, panels.py the figures (arrays) and the chapters' shared panels (results)
-    findings.py         what the study found, into the README and the book's front page
+    chapters/           00, 09, 10, 12, 13: the questions the study adds, each one's work and reading (its own map)
 
 Running the study (DVC, papermill, reruns that tell the truth)::
 

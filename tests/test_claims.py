@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from dfd_utils import claims
-from dfd_utils.claims import Evidence, Results, decide
+from dfd_utils.chapters import claims
+from dfd_utils.chapters.claims import Evidence, Results, decide
 
 
 def ev(effect, low, high, seeds, direction=1, bound=0.0, against=None):
@@ -352,7 +352,7 @@ def test_the_published_context_cites_a_source_and_protocol_for_every_number():
 
 
 def test_the_verdicts_file_holds_every_claim_with_its_interval_and_method(tmp_path):
-    from dfd_utils.claims import CLAIMS, Decided, Evidence, Verdict, write_verdicts
+    from dfd_utils.chapters.claims import CLAIMS, Decided, Evidence, Verdict, write_verdicts
 
     evidence = Evidence("video AUC, a - b", 0.1234567, 0.05, 0.2, (0.1, 0.12), 1, method="paired BCa")
     decided = [Decided(CLAIMS[0], evidence, Verdict("holds", 2, 2, "why")),

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from dfd_utils import difficulty, profiles
+from dfd_utils import profiles
+from dfd_utils.chapters import difficulty
+from dfd_utils.chapters.choose_difficulty import View, measure_clip, measured_config
 from dfd_utils.config import DifficultyConfig, parse
 from dfd_utils.flow import FlowConfig
 from dfd_utils.paths import project_root
 from dfd_utils.sources.synthetic import clip_stamp, plan_dataset
-from dfd_utils.stages.choose_difficulty import View, measure_clip, measured_config
 
 DATA_STAGES = ("choose_difficulty", "download_subset", "extract_frames", "optical_flow")
 

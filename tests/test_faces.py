@@ -293,7 +293,7 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
 
 
 def test_comparison_and_rule_tables_read_the_metrics():
-    from dfd_utils.stages import real_faces
+    from dfd_utils.chapters import real_faces
 
     def metrics(auc, rules=None):
         m = {"table": "Table 2", "threshold": 0.5, "test_videos": 10,

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dfd_utils.chapters import families
 from dfd_utils.config import ConfigError, load, parse
 from dfd_utils.pipeline import load_params
 from dfd_utils.sources.artifacts import draw_schedule
 from dfd_utils.sources.synthetic import SyntheticConfig, generate, head_schedule
-from dfd_utils.stages import families
 from dfd_utils.video import read_sampled_frames
 
 
@@ -158,7 +158,7 @@ def test_the_cross_reading_compares_each_pair_with_the_model_trained_on_the_test
 def test_the_metrics_keep_each_interval_with_its_method_and_the_frame_order_drops(tmp_path):
     import json
 
-    from dfd_utils.frame_order import ORDER_COLUMNS
+    from dfd_utils.chapters.frame_order import ORDER_COLUMNS
 
     scores = scored(diagonal("baseline", "seen", "seen", "seen"))
     order = pd.DataFrame([{"model": "cnn_rnn", "family": "temporal", "perturbation": p, "videos": 24,
@@ -179,8 +179,8 @@ def test_a_kind_view_holds_the_reals_and_one_kind_of_fake_linked_not_copied(tmp_
     import json
     import os
 
+    from dfd_utils.chapters.real_faces import variant_root
     from dfd_utils.paths import Paths
-    from dfd_utils.stages.real_faces import variant_root
 
     source = Paths.at(variant_root(tmp_path, "full"))
     meta = {"r.mp4": {"label": "REAL", "original": None}, "o.mp4": {"label": "FAKE", "fake_type": "overlay"},

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dfd_utils.chapters import frame_count
+from dfd_utils.chapters.frame_count import auc_row, auc_table, count_indices, frames_used, mean_step, reading
 from dfd_utils.config import ConfigError, load, parse
 from dfd_utils.pipeline import load_params
-from dfd_utils.stages import frame_count
-from dfd_utils.stages.frame_count import auc_row, auc_table, count_indices, frames_used, mean_step, reading
 
 # ------------------------------------------------------------------------------------------------ frame positions
 

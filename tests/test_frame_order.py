@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dfd_utils import frame_order
+from dfd_utils.chapters import frame_order
 from dfd_utils.datasets import SplitData
 from dfd_utils.features import with_features
 from dfd_utils.flow import FlowConfig, video_flow

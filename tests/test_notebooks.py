@@ -43,7 +43,7 @@ def test_the_comparison_chapter_prints_its_computed_reading():
 
 def test_the_claims_chapter_glues_a_verdict_for_every_claim():
     """The prose cites glued values only: each claim's verdict, evidence and seed count must be in the outputs."""
-    from dfd_utils.claims import CLAIMS, VERDICTS
+    from dfd_utils.chapters.claims import CLAIMS, VERDICTS
 
     cells = json.loads(run_smoke_study()["10_claims"].read_text())["cells"]
     glued = {}
@@ -97,8 +97,8 @@ def test_the_frames_per_video_chapter_reads_its_table_and_keeps_it():
 def test_the_families_chapter_crosses_every_model_and_its_diagonal_is_each_familys_own_test():
     """Every model trained on every family and scored on every family; where the two are the same, the AUC is
     the one the family's own training wrote (the same checkpoint, the same test videos, the features reused)."""
+    from dfd_utils.chapters.families import family_root
     from dfd_utils.config import FAMILIES, load
-    from dfd_utils.stages.families import family_root
 
     text = _outputs(run_smoke_study()["12_spatial_temporal"])
     assert "The premise" in text and "train -> test pairs whose test fakes are of another kind" in text
@@ -119,9 +119,9 @@ def test_the_families_chapter_crosses_every_model_and_its_diagonal_is_each_famil
 def test_the_families_chapter_shows_the_frame_order_test_of_every_temporal_and_both_model():
     """Each model trained on the temporal and both families scored with its frames shuffled and one repeated: the
     table with its paired intervals and their method, the reading, and the drops in metrics/families.json."""
+    from dfd_utils.chapters.families import ORDER_FAMILIES
+    from dfd_utils.chapters.frame_order import PERTURBATIONS, TABLE_COLUMNS
     from dfd_utils.config import load
-    from dfd_utils.frame_order import PERTURBATIONS, TABLE_COLUMNS
-    from dfd_utils.stages.families import ORDER_FAMILIES
 
     text = _outputs(run_smoke_study()["12_spatial_temporal"])
     assert all(column in text for column in TABLE_COLUMNS) and "paired cluster bootstrap BCa" in text
@@ -158,7 +158,7 @@ def test_chapter_07_keeps_its_validation_comparison_of_how_much_trains():
 
 
 def test_chapter_10_keeps_every_verdict_for_comparing_runs():
-    from dfd_utils.claims import CLAIMS, VERDICTS
+    from dfd_utils.chapters.claims import CLAIMS, VERDICTS
 
     record = json.loads((Paths.at(ROOT).metrics / "claims.json").read_text())
     assert set(record) == {c.id for c in CLAIMS}

@@ -12,11 +12,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from dfd_utils import panels, plots  # noqa: E402
+from dfd_utils.chapters import real_faces  # noqa: E402
 from dfd_utils.datasets import SplitData  # noqa: E402
 from dfd_utils.evaluate import FRAME_RULES, detector_metrics, frame_table, score_table, video_scores  # noqa: E402
 from dfd_utils.models import build_model  # noqa: E402
 from dfd_utils.report import interval, reading, seed_table, with_intervals  # noqa: E402
-from dfd_utils.stages import real_faces  # noqa: E402
 
 
 def test_video_scores_by_hand():

@@ -20,7 +20,7 @@ class DifficultyConfig:
     one of ``strengths`` whose measured change inside the face is nearest ``share`` of
     what changes naturally there between two sampled frames of the original (pixels
     for the spatial knobs, Farneback flow for the temporal ones):
-    :mod:`dfd_utils.difficulty`.
+    :mod:`dfd_utils.chapters.difficulty`.
     """
 
     strengths: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0)

@@ -63,7 +63,7 @@ class ClipSetConfig(Artifacts):
 class SyntheticConfig(ClipSetConfig):
     """The synthetic set's settings: DFDC's size and rate and the artifact knobs (:class:`ClipSetConfig`).
 
-    Three more knobs make the fakes of chapter 12's controlled families (:mod:`dfd_utils.stages.families`):
+    Three more knobs make the fakes of chapter 12's controlled families (:mod:`dfd_utils.chapters.families`):
 
     * ``swap``: whether a fake pastes another identity's face (the overlay); false, the fake
       keeps its original's own face and only the head knobs below make it a fake.

@@ -9,7 +9,7 @@ npm package ``mathjax@3`` (one file, SVG output, so no web fonts) into
 The build uses ``-W --keep-going``: a broken reference fails it.
 The *Execution statistics* page (``book/execution.md``) is written at each build from
 the executed notebooks' metadata (``dfd_utils.tooling.execution``), and the front page's findings
-(``book/findings.md``, included by ``intro.md``) from the run's ``metrics/`` (``dfd_utils.findings``),
+(``book/findings.md``, included by ``intro.md``) from the run's ``metrics/`` (``dfd_utils.chapters.findings``),
 and the *Model and data cards* page (``book/cards.md``) from its checkpoints (``dfd_utils.cards``), so
 none is ever stale; git ignores all three.
 """
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from dfd_utils.cards import write_page as write_cards
-from dfd_utils.findings import write_book_page
+from dfd_utils.chapters.findings import write_book_page
 from dfd_utils.paths import Paths, project_root
 from dfd_utils.pipeline import chapters
 from dfd_utils.tooling.colab import COLAB_BADGE

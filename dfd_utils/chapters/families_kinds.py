@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from dfd_utils.chapters.real_faces import variant_root
 from dfd_utils.io import link_or_copy, link_tree, read_json, write_json_atomic
 from dfd_utils.paths import Paths
-from dfd_utils.stages.real_faces import variant_root
 
 KINDS = ("overlay", "self_blended")  # chapter 09's two kinds of fake on real faces
 

@@ -17,7 +17,7 @@ Each is read against what changes *naturally* inside the original's face between
 sampled frames: its mean absolute pixel change, and its mean flow length (the subject's
 own motion). No detector is trained and no training setting is read, so nothing a
 compared model does, and no ``train.*`` value, can move the data the models are compared
-on. The rule that turns the measurements into two strengths is :mod:`dfd_utils.difficulty`.
+on. The rule that turns the measurements into two strengths is :mod:`dfd_utils.chapters.difficulty`.
 
 Clips are measured as rendered (before the mp4 encoder), so the magnitudes are the
 generator's, not the codec's.
@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dfd_utils.chapters.difficulty import SPATIAL_KNOBS, TEMPORAL_KNOBS
 from dfd_utils.config import StudyConfig
-from dfd_utils.difficulty import SPATIAL_KNOBS, TEMPORAL_KNOBS
 from dfd_utils.flow import FlowConfig, farneback
 from dfd_utils.io import process_pool
 from dfd_utils.sources.synthetic import FACE_WIDTH, SyntheticConfig, VideoPlan, plan_dataset, render_plan

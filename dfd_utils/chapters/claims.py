@@ -7,8 +7,8 @@ cluster-bootstrap BCa intervals over original families for every difference betw
 models, TOST equivalence with a margin fixed in advance (:data:`PRIOR_MARGIN`) for "at
 chance" / "no better than the prior", the paper's own figure for "detects single frames",
 and the smallest detectable effect beside every verdict that shows nothing. The rules
-are in :mod:`dfd_utils.claims_verdicts`, the checks in :mod:`dfd_utils.claims_checks`,
-the chapter's tables and sentences in :mod:`dfd_utils.claims_text`; every public name
+are in :mod:`dfd_utils.chapters.claims_verdicts`, the checks in :mod:`dfd_utils.chapters.claims_checks`,
+the chapter's tables and sentences in :mod:`dfd_utils.chapters.claims_text`; every public name
 of the three is importable from here.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfd_utils.claims_checks import (  # noqa: F401
+from dfd_utils.chapters.claims_checks import (  # noqa: F401
     accuracy_over_majority,
     auc_at_chance,
     auc_difference,
@@ -32,7 +32,7 @@ from dfd_utils.claims_checks import (  # noqa: F401
     frame_to_video_accuracy,
     majority_rate,
 )
-from dfd_utils.claims_text import (  # noqa: F401
+from dfd_utils.chapters.claims_text import (  # noqa: F401
     CHAPTERS,
     PUBLISHED,
     data_table,
@@ -45,7 +45,7 @@ from dfd_utils.claims_text import (  # noqa: F401
     verdict_sentence,
     verdict_table,
 )
-from dfd_utils.claims_verdicts import (  # noqa: F401
+from dfd_utils.chapters.claims_verdicts import (  # noqa: F401
     KINDS,
     MIN_FAMILIES,
     PAPER_FRAME_ACCURACY,

@@ -10,7 +10,7 @@ writes three things from them:
 * ``findings.md`` in the book being built, the same prose and table for its front page (``intro.md`` includes
   it), written by each book build from that run's own metrics (``write_book_page``), so never stale.
 
-``python -m dfd_utils.findings`` rewrites the README block and the figure (``make repro`` runs it after the
+``python -m dfd_utils.chapters.findings`` rewrites the README block and the figure (``make repro`` runs it after the
 study); ``--check`` exits 1, naming the file, when one of them no longer matches the metrics (the test suite
 runs it on the committed files). Nothing here ranks models by
 point estimate: which differences are real is decided by paired intervals in chapter 10, and the prose says so.
@@ -173,7 +173,7 @@ def findings_markdown(results: dict, figure: str = str(FIGURE), chapter_link=lam
     lines += [
         "",
         f"AUC and accuracy of the first seed; interval: {methods}; accuracy at the threshold chosen on validation, "
-        "by each model's rule. Written from `metrics/*.json` by `python -m dfd_utils.findings`.",
+        "by each model's rule. Written from `metrics/*.json` by `python -m dfd_utils.chapters.findings`.",
         "",
         f"![Test video ROC AUC per model with its interval and the seeds' range]({figure})",
     ]
@@ -258,7 +258,7 @@ def expected_files(root: Path) -> dict[Path, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dfd_utils.findings", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dfd_utils.chapters.findings", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the project folder (default: here)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a written file differs from the metrics")
     args = parser.parse_args(argv)
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(content)
             print(f"wrote {path}")
     for path in stale:
-        print(f"{path}: does not match metrics/*.json; run `python -m dfd_utils.findings`", file=sys.stderr)
+        print(f"{path}: does not match metrics/*.json; run `python -m dfd_utils.chapters.findings`", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from dfd_utils.claims_verdicts import (
+from dfd_utils.chapters.claims_verdicts import (
     MIN_FAMILIES,
     PAPER_FRAME_ACCURACY,
     POWER,
@@ -24,7 +24,7 @@ from dfd_utils.claims_verdicts import (
 from dfd_utils.report import interval
 
 if TYPE_CHECKING:
-    from dfd_utils.claims import Decided
+    from dfd_utils.chapters.claims import Decided
 
 CHAPTERS = {  # the chapters a claim may cite, as the book names them
     "04": "04_baseline", "05": "05_two_stream", "06": "06_cnn_rnn", "07": "07_3d_cnn", "08": "08_compare_models",

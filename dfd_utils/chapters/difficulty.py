@@ -1,6 +1,6 @@
 """The demo's difficulty: the rule that sets it from measured magnitudes, and what the chapters say of it.
 
-Chapter 00 (:mod:`dfd_utils.stages.choose_difficulty`) measures, at each strength of
+Chapter 00 (:mod:`dfd_utils.chapters.choose_difficulty`) measures, at each strength of
 ``difficulty.strengths``, how much the spatial knobs change the pixels inside a fake's
 face and how much the temporal knobs change its optical flow there, each against what
 changes naturally between two sampled frames of the original. This module holds the

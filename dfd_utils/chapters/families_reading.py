@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd_utils.chapters.frame_order import order_verdict, row_verdict
 from dfd_utils.config import FAMILIES
-from dfd_utils.frame_order import order_verdict, row_verdict
 from dfd_utils.io import write_json_atomic
 from dfd_utils.paths import Paths
 from dfd_utils.stats import Interval, detectable_effect, equivalence, paired_auc_difference
@@ -235,7 +235,7 @@ def write_metrics(root: str | Path, tables: dict[str, pd.DataFrame], frame_order
                   seeds: pd.DataFrame | None = None) -> Path:
     """``metrics/families.json``: per table (``synthetic``, ``faces``), model, train set and test set, the AUC and
     its interval with its method; and under ``frame_order``, per model, family and perturbation, the AUCs, the
-    paired drop with its 95 % interval and the TOST equivalence of the drop to 0 (``dfd_utils.frame_order``)."""
+    paired drop with its 95 % interval and the TOST equivalence of the drop to 0 (``chapters/frame_order.py``)."""
     metrics: dict = {}
     for table_name, cross in tables.items():
         for r in cross.itertuples():

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dfd_utils import stats
-from dfd_utils.claims_verdicts import PAPER_FRAME_ACCURACY, PRIOR_MARGIN, Evidence, Results, seed_values
+from dfd_utils.chapters.claims_verdicts import PAPER_FRAME_ACCURACY, PRIOR_MARGIN, Evidence, Results, seed_values
 
 SEED0_FRAMES = "(Frame metrics are kept for seed 0 only.)"
 

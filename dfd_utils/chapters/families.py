@@ -19,11 +19,11 @@ with 95 % cluster-bootstrap BCa intervals over families), and each trained model
 scored on the other families' test splits: generalization to a kind of fake it never saw.
 The models trained on the temporal and the both families are also scored with their test
 clips' frames shuffled and with one frame repeated (:func:`frame_order_test`,
-``dfd_utils.frame_order``): a model that uses time must lose AUC.
+``dfd_utils.chapters.frame_order``): a model that uses time must lose AUC.
 
-Scoring saved models lives in :mod:`dfd_utils.stages.families_scoring`, the tables and the
+Scoring saved models lives in :mod:`dfd_utils.chapters.families_scoring`, the tables and the
 readings (paired, both ways, equivalence for "at chance") in
-:mod:`dfd_utils.stages.families_reading`; both are importable from here.
+:mod:`dfd_utils.chapters.families_reading`; both are importable from here.
 
 The same question on real faces: chapter 09's set holds two kinds of fake, overlays
 (another person's face pasted in) and self-blended ones (a person's own face, altered
@@ -48,17 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfd_utils.config import FAMILIES, StudyConfig
-from dfd_utils.frame_order import MARGIN as ORDER_MARGIN
-from dfd_utils.frame_order import ORDER_COLUMNS, order_reading, order_rows, order_scores, order_table
-from dfd_utils.frame_store import load_video_frames
-from dfd_utils.paths import Paths
-from dfd_utils.sources.artifacts import JITTER_STEP
-from dfd_utils.sources.synthetic import HEAD_GAIN, SyntheticConfig
-from dfd_utils.stages.detector import run_experiment
-from dfd_utils.stages.extract_frames import extract_frames
-from dfd_utils.stages.families_kinds import KINDS, kind_root, kind_view, usable_kinds, views_note, views_table
-from dfd_utils.stages.families_reading import (
+from dfd_utils.chapters.families_kinds import KINDS, kind_root, kind_view, usable_kinds, views_note, views_table
+from dfd_utils.chapters.families_reading import (
     CHANCE_MARGIN,
     TEMPORAL_MODELS,
     auc_grid,
@@ -72,9 +63,18 @@ from dfd_utils.stages.families_reading import (
     verdict,
     write_metrics,
 )
-from dfd_utils.stages.families_scoring import CROSS_COLUMNS, SCORE_COLUMNS, cross_rows, saved_model, test_scores
+from dfd_utils.chapters.families_scoring import CROSS_COLUMNS, SCORE_COLUMNS, cross_rows, saved_model, test_scores
+from dfd_utils.chapters.frame_order import MARGIN as ORDER_MARGIN
+from dfd_utils.chapters.frame_order import ORDER_COLUMNS, order_reading, order_rows, order_scores, order_table
+from dfd_utils.chapters.real_faces import frames_for
+from dfd_utils.config import FAMILIES, StudyConfig
+from dfd_utils.frame_store import load_video_frames
+from dfd_utils.paths import Paths
+from dfd_utils.sources.artifacts import JITTER_STEP
+from dfd_utils.sources.synthetic import HEAD_GAIN, SyntheticConfig
+from dfd_utils.stages.detector import run_experiment
+from dfd_utils.stages.extract_frames import extract_frames
 from dfd_utils.stages.optical_flow import optical_flow
-from dfd_utils.stages.real_faces import frames_for
 from dfd_utils.stages.subset import make_subset
 
 SPATIAL_KNOBS = ("seam", "color_mismatch", "resolution_mismatch")  # visible in one frame
@@ -230,7 +230,7 @@ ORDER_FAMILIES = ("temporal", "both")  # the families whose fakes carry a tempor
 def frame_order_test(study: StudyConfig, root: str | Path, sets: tuple[str, ...] = ORDER_FAMILIES,
                      loaded: dict | None = None) -> pd.DataFrame:
     """Every model trained on each of ``sets`` scored on that family's test split in order, shuffled and with one
-    frame repeated (``dfd_utils.frame_order``): one row per model, family and perturbation (:data:`ORDER_COLUMNS`).
+    frame repeated (``chapters/frame_order.py``): one row per model, family and perturbation (:data:`ORDER_COLUMNS`).
 
     Scoring only, no training: each checkpoint is loaded once, each test split decoded once (``loaded``: shared
     with :func:`cross_scores`), the perturbed clips' flow recomputed once per family (with the study's ``flow``

@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dfd_utils.chapters.families_scoring import featured, video_scores
 from dfd_utils.datasets import SplitData
 from dfd_utils.flow import FlowConfig, farneback
 from dfd_utils.models import Detector
-from dfd_utils.stages.families_scoring import featured, video_scores
 from dfd_utils.stats import auc, detectable_effect, paired_auc_difference, paired_equivalence
 
 PERTURBATIONS = ("shuffled", "repeated")
