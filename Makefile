@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help env data repro plots findings publish test test-fast test-unit test-notebooks book lab profile colab bench lint clean-smoke clean-cache \
-	paper-check deps
+	paper-check deps bundle read
 
 help:
 	@echo "make repro    set up, run the whole study (dvc repro, profile in params.yaml) and build the book"
@@ -18,7 +18,9 @@ help:
 	@echo "make test-fast  the unit tests without those marked slow: the inner loop, under 2 minutes"
 	@echo "make test-unit  every unit test, slow ones too, without the notebooks and the book"
 	@echo "make test-notebooks  every notebook once on the smoke profile; the book built and checked in Chromium"
-	@echo "make book     build the HTML book from the executed notebooks"
+	@echo "make book     build the HTML book from the executed notebooks (BUNDLE=file: from a results bundle)"
+	@echo "make bundle   pack this run's executed notebooks, metrics and cards (build/dfd-results.tar.gz)"
+	@echo "make read BUNDLE=file  a bundle's book with only the book's tools (.venv-book, 0.5 GB; no torch, no run)"
 	@echo "make findings rewrite the README's findings table and figure from metrics/*.json"
 	@echo "make publish  build the book and push it to origin's gh-pages branch (GitHub Pages)"
 	@echo "make plots    learning curves with dvc plots show (offline HTML in dvc_plots/)"
@@ -71,8 +73,28 @@ test-unit: env
 test-notebooks: env
 	$(BIN)/python -m pytest tests/test_notebooks.py tests/test_book.py -q
 
+# make book BUNDLE=dfd-results.tar.gz: the book of a results bundle (a release's), built in build/bundle, no run needed.
 book: env
+ifdef BUNDLE
+	$(BIN)/python -m dfd_utils.tooling.bundle book $(BUNDLE)
+else
 	$(BIN)/python -m dfd_utils.tooling.book build
+endif
+
+# This run's executed notebooks, metrics and cards page in build/dfd-results.tar.gz (a few MB), for a release.
+bundle: env
+	$(BIN)/python -m dfd_utils.tooling.bundle make
+
+# Read a results bundle's book without the study's 6.7 GB environment: .venv-book holds only the book's tools
+# (0.5 GB: the package without torch, Jupyter Book, matplotlib), then build/bundle/book/_build/html/index.html.
+BOOK_VENV := .venv-book
+BOOK_TOOLS := "jupyter-book==1.0.4.post1" matplotlib numpy pandas PyYAML tqdm
+read:
+	@test -n "$(BUNDLE)" || { echo "make read BUNDLE=dfd-results.tar.gz (a release's bundle, or make bundle's)" >&2; exit 1; }
+	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(BOOK_VENV)/bin/python -m pip install --quiet -c constraints.txt $(BOOK_TOOLS)
+	$(BOOK_VENV)/bin/python -m dfd_utils.tooling.bundle book $(BUNDLE)
 
 # The README's findings block and figure, rewritten from metrics/*.json (make repro does it after the study).
 findings: env

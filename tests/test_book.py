@@ -205,3 +205,18 @@ def test_results_page_shows_the_comparison(book_html, browser):
         assert name in text
     images = browser.execute_script("return document.images.length")
     assert images >= 3  # comparison bars, confusion matrices, ROC curves
+
+
+def test_a_results_bundle_builds_the_same_book_without_the_run(book_html, tmp_path):
+    """The reader's route from a clone to the book without training: the smoke run's bundle (executed notebooks,
+    metrics, cards; no frames, weights or DVC cache) unpacked elsewhere builds a book with the run's pages."""
+    from dfd_utils.tooling import bundle
+
+    made = bundle.make(ROOT, tmp_path / "results.tar.gz")
+    assert made.stat().st_size < 50 * 2**20
+    index = bundle.book(made, tmp_path / "unpacked")
+    html = index.parent
+    assert not (tmp_path / "unpacked" / "artifacts" / "models").exists()  # no weights came with it
+    assert {p.name for p in pages(html)} == {p.name for p in pages(book_html)}
+    for page in ("intro.html", "cards.html", "notebooks/10_claims.html"):
+        assert (html / page).read_text() == (book_html / page).read_text(), page

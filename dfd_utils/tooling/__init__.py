@@ -7,6 +7,7 @@ edit here reruns no stage of the study (``stage_deps.py`` checks that each stage
 depends on what it imports, and the book's pages are built at ``make book``)::
 
     book.py           the HTML book from the executed notebooks (Jupyter Book 1, offline)
+    bundle.py         a run's executed notebooks, metrics and cards in one checked file: the book without the run
     execution.py      each stage's run time and machine; the book's execution statistics page
     vendor.py         front-end files from npm, so nothing the study shows loads from a CDN
     colab.py          every notebook's Colab badge and install cell, from the repository's URL

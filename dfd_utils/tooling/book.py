@@ -11,7 +11,8 @@ The *Execution statistics* page (``book/execution.md``) is written at each build
 the executed notebooks' metadata (``dfd_utils.tooling.execution``), and the front page's findings
 (``book/findings.md``, included by ``intro.md``) from the run's ``metrics/`` (``dfd_utils.chapters.findings``),
 and the *Model and data cards* page (``book/cards.md``) from its checkpoints (``dfd_utils.cards``), so
-none is ever stale; git ignores all three.
+none is ever stale; git ignores all three. A results bundle (:mod:`dfd_utils.tooling.bundle`) brings the
+executed notebooks, metrics and cards page of a run, so its book builds without the run's data or weights.
 """
 
 from __future__ import annotations
@@ -87,14 +88,18 @@ def stage_sources(root: str | Path) -> Path:
     return target
 
 
-def build(root: str | Path = ".") -> Path:
-    """Build the book of the run under ``root``; returns its ``index.html``."""
+def build(root: str | Path = ".", cards: Path | None = None) -> Path:
+    """Build the book of the run under ``root``; returns its ``index.html``. ``cards``: the cards page already
+    rendered from the run's checkpoints (a results bundle's, :mod:`dfd_utils.tooling.bundle`), used as it is."""
     book = stage_sources(root)
     vendor_mathjax(book)
     names = collect_notebooks(root, book)
     write_page(book / "notebooks", names, book / EXECUTION_PAGE)  # from the copies the book publishes
     write_book_page(Paths.at(root).metrics, book)  # the front page's findings, from this run's metrics
-    write_cards(Paths.at(root).models, book / CARDS_PAGE)  # a model card per checkpoint of this run
+    if cards is None:
+        write_cards(Paths.at(root).models, book / CARDS_PAGE)  # a model card per checkpoint of this run
+    else:
+        shutil.copyfile(cards, book / CARDS_PAGE)
     jb = Path(sys.executable).with_name("jupyter-book")
     # -q: Sphinx's status lines off (80 per build), its warnings and errors kept; -W makes a warning fail the build
     subprocess.run([str(jb), "build", str(book), "--builder", "html", "-W", "--keep-going", "-q"], check=True)
