@@ -49,10 +49,13 @@ data:
 	mkdir -p data
 	@if [ -z "$$(ls -A data)" ]; then $(BIN)/dvc add -q data; fi
 
+# Ends with make clean-cache (split arrays and resumable training states: rebuilt by a rerun that needs them), so
+# the finished study and its DVC cache (hardlinked to the outputs, .dvc/config) stay within 6 GB; KEEP_CACHE=1 keeps them.
 repro: env data
 	$(BIN)/dvc repro
 	$(BIN)/python -m dfd_utils.chapters.findings
 	$(MAKE) book
+	$(if $(KEEP_CACHE),@echo "make repro: caches kept (KEEP_CACHE)",$(BIN)/python -m dfd_utils.tooling.clean)
 
 # Every notebook runs once per session (tests/smoke_study.py: papermill on the smoke profile, as DVC runs
 # them): tests/test_notebooks.py checks what they wrote, tests/test_book.py builds the book from them.
