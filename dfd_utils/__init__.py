@@ -29,6 +29,7 @@ The paper's library follows the data path; each module holds one idea::
     gradcam.py          where a detector looks
     calibration.py  11  reliability, ECE, a temperature fitted on validation (``dfd predict`` applies it)
     predict.py, cli.py  ``dfd predict``: any video, scored as the training data was
+    explain.py          ``dfd predict --explain``: a clip's Grad-CAM strip as a PNG
     cards.py            model and data cards (``dfd info --card``, the book's cards page)
 
 The paper's pipeline and the study's chapters beyond it::

@@ -44,6 +44,7 @@ def checkpoint_info(path: str | Path) -> dict:
             "temperature": payload.get("temperature"),
             "trained_on": payload.get("data"), "seed": payload.get("seed"),
             "validation_metrics": payload.get("val_metrics"), "test_metrics": payload.get("test_metrics"),
+            "selection": payload.get("selection"), "ci_methods": payload.get("video_ci_method"),
             "dfd_version": version()}
 
 
@@ -58,6 +59,8 @@ def recorded_metrics(checkpoint: Path, model: str) -> dict | None:
 def ci_methods_for(checkpoint: Path, info: dict, recorded=None) -> dict | None:
     """The interval methods from the run's ``metrics/<model>.json``, when it holds this checkpoint's test AUC
     (``recorded``: that file's contents, when the caller has read it)."""
+    if isinstance(info.get("ci_methods"), dict):  # an exported checkpoint carries its run's methods itself
+        return info["ci_methods"]
     recorded = recorded if recorded is not None else recorded_metrics(checkpoint, info["model"])
     if not same_run(recorded, info):
         return None
@@ -143,6 +146,10 @@ def model_card(info: dict, title: str | None = None, ci_methods: dict | None = N
         "",
         f"**Training data.** {data.get('num_videos', '?')} videos: {SOURCE_TEXT.get(source, source)}.",
         "",
+        *([f"**Chosen** from {info['selection'].get('from', '?')}'s candidates ({info['selection'].get('variant')} "
+           f"variant) by its rule: {info['selection'].get('rule')}; `dfd predict`'s default for "
+           f"{info['selection'].get('intended_for', 'real video')}.", ""]
+          if isinstance(info.get("selection"), dict) else []),
         f"**Decision.** A video is FAKE when its score by the `{info.get('rule')}` rule reaches "
         f"{info.get('threshold')}, the threshold chosen on validation (never on test), on the model's raw "
         f"scores. `dfd predict` reports `prob_fake` calibrated by a temperature of {info['temperature']:.3f} "
@@ -222,6 +229,11 @@ def write_page(models: Path, page: Path) -> Path:
         if not same_run(recorded, info):  # the book would show two runs side by side: say so on the page
             parts += [f"**Not the run the chapters show**: `{path.name}`'s test AUC differs from "
                       f"`metrics/{name}.json`'s (rerun `dvc repro` so the checkpoint and the metrics agree).", ""]
+    real = models / "real_faces.pt"  # chapter 09's detector for real footage, when the run made it
+    if real.is_file():
+        info = checkpoint_info(real)
+        parts.append(model_card(info, title="real_faces (dfd predict's default for real video)",
+                                ci_methods=ci_methods_for(real, info)))
     parts += ["## Data cards", "", data_cards()]
     page.write_text("\n".join(parts))
     return page

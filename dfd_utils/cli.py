@@ -40,10 +40,17 @@ def best_by_validation(paths: Paths) -> str:
     return max(found, key=lambda name: (found[name], -order.index(name)))  # ties: the simpler model (paper order)
 
 
+REAL_FACES = "real_faces.pt"  # chapter 09's detector for real footage (dfd_utils.chapters.real_face_detector)
+
+
 def default_checkpoint(model: str | None, root: str | Path = ".") -> Path:
-    """The given model's checkpoint, or the model of the last ``dvc repro`` best on *validation*."""
+    """The given model's checkpoint; by default the detector for real footage that chapter 09 chose on validation
+    (``artifacts/models/real_faces.pt``), or, before chapter 09 has run, the synthetic-trained model of the last
+    ``dvc repro`` best on *validation* (whose verdicts on real video are not evidence, as ``dfd predict`` says)."""
     paths = Paths.at(root)
     if model is None:
+        if (paths.models / REAL_FACES).is_file():
+            return paths.models / REAL_FACES
         model = best_by_validation(paths)
     path = paths.models / f"{model}.pt"
     if not path.is_file():
@@ -53,7 +60,8 @@ def default_checkpoint(model: str | None, root: str | Path = ".") -> Path:
 
 EXAMPLES = """\
 examples:
-  dfd predict clip.mp4                      the best model of the last `make repro` (by validation AUC)
+  dfd predict clip.mp4                      the detector for real footage (chapter 09's, chosen on validation)
+  dfd predict clip.mp4 --explain why/       and where it looked: why/clip.png (frames, Grad-CAM, flow)
   dfd predict videos/ --model cnn3d --json  every video under videos/, strict JSON
   dfd predict clip.mp4 --checkpoint artifacts/models/baseline.pt --threshold 0.6
   dfd info artifacts/models/baseline.pt     what a checkpoint is and how it scored
@@ -105,6 +113,11 @@ def _line(r) -> str:
     line = f"{r.verdict:4s}  prob_fake={r.prob_fake:.3f}{raw}{share}  {r.seconds:.2f}s  {printable(r.path)}"
     if r.frame_probs is not None:
         line += "\n      frames: " + " ".join(f"{p:.2f}" for p in r.frame_probs)
+    if r.face is not None:
+        line += (f"\n      face: found in {r.face['frames_with_face']} of {r.face['frames']} sampled frames "
+                 f"({r.face['detector']})")
+    if r.explanation is not None:
+        line += f"\n      explained: {printable(r.explanation)}"
     for w in r.warnings:
         line += f"\n      note: {printable(w)}"
     return line
@@ -116,6 +129,14 @@ def _predict(args) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint(args.model, args.root)
     predictor = Predictor(checkpoint, args.threshold)
     paths = expand_paths(args.paths, recursive=args.recursive)
+    explain = Path(args.explain) if args.explain else None
+    if explain is not None:
+        if explain.exists() and not explain.is_dir():
+            raise ValueError(f"--explain {explain}: exists and is not a folder")
+        try:
+            explain.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"--explain {explain}: cannot be made ({err.strerror or err})") from None
     note = source_note(predictor.payload)
     if args.jsonl:
         args.json = False
@@ -130,7 +151,7 @@ def _predict(args) -> int:
     results, interrupted = [], False
     try:
         for path in paths:  # each clip's line as it finishes (text); --json: one array of what finished
-            results.append(predictor.predict(path))
+            results.append(predictor.predict(path, explain))
             if args.jsonl:
                 print(json.dumps(results[-1].to_dict(), allow_nan=False), flush=True)
             elif not args.json:
@@ -214,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON)")
     p.add_argument("--jsonl", action="store_true",
                    help="JSON Lines: one object per clip as it finishes, then a summary line (no results in it)")
+    p.add_argument("--explain", metavar="DIR", help="write each clip's Grad-CAM strip (frames, heat, flow) "
+                   "as DIR/<clip>.png")
     p.add_argument("--no-recursive", dest="recursive", action="store_false",
                    help="do not search the subfolders of a folder")
     p.add_argument("--root", default=".", help=argparse.SUPPRESS)

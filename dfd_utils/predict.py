@@ -25,7 +25,8 @@ import torch
 
 from dfd_utils.calibration import apply_temperature
 from dfd_utils.evaluate import FRAME_RULES, video_scores
-from dfd_utils.face_tracking import track_clip
+from dfd_utils.explain import strip_path, write_strip
+from dfd_utils.face_tracking import FaceTrack, track_clip
 from dfd_utils.flow import video_flow
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.frames import model_view
@@ -93,6 +94,17 @@ def read_small(path: Path, num_samples: int, info: VideoInfo, max_side: int = DE
     return np.stack([cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB) for i in indices]), decoded
 
 
+def face_report(face: FaceTrack, info: VideoInfo, decoded_width: int) -> dict:
+    """The face a face-crop model judged: found or not, by which detector, in how many sampled frames, and its
+    box per frame ``[x, y, w, h]`` in the video's own pixels (frames are downscaled while read)."""
+    report = face.summary()
+    scale = info.width / decoded_width if decoded_width else 1.0
+    if report["boxes"] is not None:
+        report["boxes"] = [[round(v * scale, 1) for v in box] for box in report["boxes"]]
+    report["found"] = not face.fallback
+    return report
+
+
 def unreadable_reason(path: Path) -> str | None:
     """Why ``path`` cannot be read as a video file before opening it: a broken link, a device, a FIFO; else None."""
     if path.is_symlink() and not path.exists():
@@ -115,6 +127,9 @@ class Prediction:
     threshold: float | None = None
     frame_probs: list[float] | None = None  # per-frame models
     frames_decoded: int | None = None
+    face: dict | None = None  # face-crop models: whether a face was found, by which detector, and its box per
+    # sampled frame (x, y, w, h in the video's own pixels); full-frame models look for none
+    explanation: str | None = None  # --explain: the PNG of the clip's Grad-CAM strip
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
@@ -165,28 +180,34 @@ class Predictor:
         self.threshold = float(chosen)
         self.rule = self.payload.get("rule", "share")  # how frame probabilities become the video's score
         self.temperature = temperature_of(self.payload, checkpoint)  # None: probabilities reported as they are
+        self._strips: set[str] = set()  # --explain: the PNG names written so far (a repeated stem gets -2)
         if self.model.level == "frame" and self.rule not in FRAME_RULES:
             raise ValueError(f"{checkpoint}: unknown frame-to-video rule {self.rule!r}; expected one of "
                              f"{', '.join(FRAME_RULES)}")
 
-    def _inputs(self, frames: np.ndarray, warnings: list[str] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB frames (T, H, W, 3) -> the model's tensors, cropped and resized as in training."""
+    def _inputs(self, frames: np.ndarray, face: FaceTrack | None
+                ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
+        """RGB frames (T, H, W, 3) -> what the model sees ``(T, h, w, 3)`` uint8 and its tensors, cropped and
+        resized as in training: ``x`` ``(T, 3, h, w)`` uint8 and, for the two-stream models, flow ``(T, 2, h, w)``."""
         cfg = self.frames
         size = (cfg.size_3d, cfg.size_3d) if self.model.three_d else (cfg.height, cfg.width)
-        face = track_clip(frames) if cfg.crop == "face" else None
-        if face is not None and face.fallback and warnings is not None:
-            warnings.append("no face found: the model trained on face crops sees the full frame")
         small = model_view(frames, *size, face, cfg.crop_margin)  # (T, h, w, 3)
         x = torch.from_numpy(small).permute(0, 3, 1, 2).contiguous()  # (T, 3, h, w) uint8
         flows = torch.from_numpy(video_flow(small)).float() if self.model.uses_flow else None  # (T, 2, h, w)
-        return x, flows
+        return small, x, flows
 
-    def predict(self, path: str | Path) -> Prediction:
-        """One clip's prediction; whatever goes wrong with this clip is its error, never the other clips'."""
+    def predict(self, path: str | Path, explain: Path | None = None) -> Prediction:
+        """One clip's prediction; whatever goes wrong with this clip is its error, never the other clips'.
+        ``explain``: a folder for the clip's Grad-CAM strip (:mod:`dfd_utils.explain`), written once it is scored."""
         start = time.perf_counter()
         try:
-            return self._predict(path, start)
+            result = self._predict(path, start)
+            if explain is not None and result.ok:
+                view, x, flows = self._view
+                out = strip_path(explain, path, self._strips)
+                title = f"{self.payload['model']}: {result.verdict} (prob_fake {result.prob_fake:.2f})"
+                result.explanation = str(write_strip(self.model, view, x, flows, out, title))
+            return result
         except MemoryError:
             reason = "ran out of memory scoring it (the other inputs are scored)"
         except (RuntimeError, OSError, cv2.error) as err:
@@ -216,7 +237,17 @@ class Predictor:
             result.warnings.append(f"only {decoded} frames: frames repeated to make {self.frames.num_frames}")
         if frames.shape[1] > frames.shape[2]:
             result.warnings.append("portrait video: resized to the landscape training size")
-        x, flows = self._inputs(frames, result.warnings)
+        face = None
+        if self.frames.crop == "face":
+            face = track_clip(frames)
+            result.face = face_report(face, info, frames.shape[2])
+            if face.fallback:
+                result.error = (f"no face found in any of the {len(frames)} sampled frames ({face.detector}): no "
+                                "verdict (this model judges face crops)")
+                result.seconds = round(time.perf_counter() - start, 3)
+                return result
+        view, x, flows = self._inputs(frames, face)
+        self._view = (view, x, flows)  # --explain draws what the model saw
         if self.model.level == "frame":
             probs = torch.sigmoid(self.model(x, flows)).numpy()  # (T,)
             result.frame_probs = [round(float(p), 4) for p in probs]

@@ -8,6 +8,7 @@ chapter each, calling the library and never the tooling::
     difficulty.py         00  the rule that sets the artifacts' strengths from measured magnitudes (no model)
     choose_difficulty.py  00  the measurements over strengths that rule reads
     real_faces.py         09  the five detectors on real faces, full frame against face crop
+    real_face_detector.py 09  one of them chosen on validation: dfd predict's default for real video
     claims.py             10  the paper's claims as data, and the verdict each gets
     claims_checks.py      10  each claim's effect measured, with the standard interval for it
     claims_verdicts.py    10  what a claim is decided on, and the rule that decides
