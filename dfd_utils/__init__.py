@@ -22,8 +22,10 @@ The paper's library follows the data path; each module holds one idea::
     digest.py           SHA-256 of tensors' exact values (what a run trained on)
     losses.py           BCE and BCE + soft F1, class weights
     precision.py        device, bf16/fp16 autocast, memory format, per CPU
-    train.py        04-07  one resumable training loop for all five
-    distributed.py      the same loop on several processes (torchrun, DDP): the launcher
+    train.py        04-07  the one training loop for all five, on one process or N ranks
+    resume.py           a run's saved state: resume exactly, or start over saying why
+    ranks.py            what one rank of N does inside the loop (DDP, sampler, rank 0 writes)
+    distributed.py      torchrun's launcher and each rank's entry into the one loop
     evaluate.py         video scores (frame-to-video rules), metrics, thresholds, intervals
     stats.py            cluster bootstrap BCa, paired differences, TOST equivalence, detectable effects
     gradcam.py          where a detector looks

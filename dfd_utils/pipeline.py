@@ -264,8 +264,7 @@ def machine_facts(params: dict, model_name: str | None = None) -> dict:
 
 
 def record(executed: Path, facts: dict) -> None:
-    """``facts`` into the executed copy's metadata (``dfd_utils.tooling.execution.record``; imported by name, as
-    above)."""
+    """``facts`` into the executed copy's metadata (``tooling.execution.record``; imported by name, as above)."""
     importlib.import_module("dfd_utils.tooling.execution").record(executed, facts)
 
 

@@ -279,16 +279,18 @@ def test_predict_crops_the_face_as_training_did(face, tmp_path):
     predictor = Predictor(tmp_path / "m.pt")
     from dfd_utils.video import read_sampled_frames
 
-    warnings: list[str] = []
-    x, _ = predictor._inputs(read_sampled_frames(video)[0], warnings)
+    sampled = read_sampled_frames(video)[0]
+    face_track = track_clip(sampled)
+    assert not face_track.fallback
+    view, x, _ = predictor._inputs(sampled, face_track)
     seen = x.permute(0, 2, 3, 1).numpy().astype(int)
-    assert not warnings
+    assert np.array_equal(view, x.permute(0, 2, 3, 1).numpy())  # what --explain draws is what the model saw
     assert np.abs(seen - trained_on).mean() < 2  # equal up to JPEG rounding
     result = predictor.predict(video)
-    assert result.ok and len(result.frame_probs) == 16
+    assert result.ok and len(result.frame_probs) == 16 and result.face["found"]
     full = Predictor.__new__(Predictor)
     full.model, full.frames = predictor.model, dataclasses.replace(predictor.frames, crop="full")
-    x_full, _ = full._inputs(read_sampled_frames(video)[0])
+    _, x_full, _ = full._inputs(read_sampled_frames(video)[0], None)
     assert np.abs(x_full.permute(0, 2, 3, 1).numpy().astype(int) - trained_on).mean() > 10  # crops differ
 
 

@@ -213,9 +213,9 @@ def test_each_clip_line_is_printed_as_it_finishes(tmp_path, capsys, ckpt, monkey
     seen = []
     real = Predictor.predict
 
-    def spy(self, path):
+    def spy(self, path, explain=None):
         seen.append(capsys.readouterr().out)  # what was printed before this clip started
-        return real(self, path)
+        return real(self, path, explain)
 
     monkeypatch.setattr(Predictor, "predict", spy)
     assert dfd(["predict", *map(str, clips), "--checkpoint", str(ckpt)]) == 0
@@ -228,10 +228,10 @@ def test_an_interrupted_json_run_prints_what_finished(tmp_path, capsys, ckpt, mo
     clips = [write_clip(tmp_path / f"{i}.mp4", n=8, seed=i) for i in range(3)]
     real = Predictor.predict
 
-    def stop_at_second(self, path):
+    def stop_at_second(self, path, explain=None):
         if Path(path).name == "1.mp4":
             raise KeyboardInterrupt
-        return real(self, path)
+        return real(self, path, explain)
 
     monkeypatch.setattr(Predictor, "predict", stop_at_second)
     code, out, err = run(capsys, "predict", *clips, "--checkpoint", ckpt, "--json")

@@ -64,3 +64,10 @@ def test_no_chapter_or_library_module_imports_the_tooling():
     importers = sorted(name for name, text in sources.items()
                        if any(m.startswith("dfd_utils.tooling") for m in imported_modules(text)))
     assert importers == []
+
+
+def test_every_module_fits_on_a_few_screens():
+    """A module over 300 lines holds more than one idea: split it by idea (as train, resume and ranks are)."""
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 300}
+    assert long == {}

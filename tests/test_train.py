@@ -230,7 +230,7 @@ def test_rng_states_survive_a_weights_only_round_trip_and_stay_on_the_cpu(tmp_pa
     """Every RNG the loop draws from is restored exactly; CUDA states are saved and restored as CPU byte tensors."""
     import random
 
-    import dfd_utils.train as train_module
+    from dfd_utils import resume
 
     cuda_states = [torch.arange(16, dtype=torch.uint8)]
     restored = {}
@@ -239,10 +239,10 @@ def test_rng_states_survive_a_weights_only_round_trip_and_stay_on_the_cpu(tmp_pa
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.update(states=states))
     generator = torch.Generator().manual_seed(3)
     torch.manual_seed(1), np.random.seed(2), random.seed(4)
-    torch.save(train_module._rng_state(generator), tmp_path / "rng.pt")
+    torch.save(resume.rng_state(generator), tmp_path / "rng.pt")
     draws = (torch.rand(3), torch.rand(3, generator=generator), np.random.rand(3), random.random())
     saved = torch.load(tmp_path / "rng.pt", map_location="cpu", weights_only=True)
-    train_module._set_rng_state(saved, generator)
+    resume.set_rng_state(saved, generator)
     again = (torch.rand(3), torch.rand(3, generator=generator), np.random.rand(3), random.random())
     torch.testing.assert_close(draws[0], again[0], rtol=0, atol=0)
     torch.testing.assert_close(draws[1], again[1], rtol=0, atol=0)

@@ -1,20 +1,13 @@
 """One typed configuration: ``params.yaml`` read once into dataclasses, every key checked.
 
-Each section of ``params.yaml`` maps onto a dataclass of this package, named for the
-code that uses it (``frames`` -> :class:`~dfd_utils.config.inputs.FrameConfig`, ``flow`` ->
-:class:`~dfd_utils.config.inputs.FlowConfig`, ``train`` -> :class:`~dfd_utils.config.training.TrainConfig`
-and :class:`~dfd_utils.config.training.ModelSettings`, ...). Those dataclasses hold every default and check their
-own ranges; this module only walks the file, refuses any key it does not know with
+Each section maps onto a dataclass of this package, which holds every default and checks
+its own ranges; this module only walks the file, refuses any key it does not know with
 its dotted name and the known keys (a ``train.epoch: 3`` typo must stop the run, not
-train for the default 10 epochs), and merges the per-model overrides of ``models``.
+train for the default 10 epochs), and merges the per-model overrides of ``models``. A
+section may be partial: missing keys take the dataclass default. The package holds
+settings only (the standard library and YAML), so every stage reads its configuration
+without loading, or depending on, any data or model code::
 
-A section may be partial (the notebooks' smoke defaults set a few keys): missing
-keys take the dataclass default.
-
-The package (settings only: the standard library and YAML, so every stage can read its
-configuration without loading, or depending on, any data or model code)::
-
-    __init__.py  the walk over params.yaml: unknown keys refused, per-model overrides merged
     types.py     each value checked against its field's type, naming the dotted key
     checks.py    range checks with one message shape
     data.py      the generated sets' knobs (synthetic, faces) and the split shares
