@@ -3,7 +3,6 @@
 The paper's library follows the data path; each module holds one idea::
 
     config/             params.yaml as typed, checked settings (standard library only: no stage depends on more)
-    settings.py         the old name of config/training.py, kept until its last importers move
     sources/        01  where videos come from: synthetic, real faces (registry clips), DFDC, Kaggle;
                         artifacts.py is the one model of what makes a fake look fake
     video.py            decoding, exact frame sampling, writing clips

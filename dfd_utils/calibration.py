@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.io import write_json_atomic
 from dfd_utils.paths import Paths
-from dfd_utils.settings import MODEL_NAMES
 
 EPS = 1e-6  # probabilities are clipped to [EPS, 1 - EPS] before a log, as in dfd_utils.evaluate
 T_BOUNDS = (0.05, 20.0)  # the temperatures searched; a fit at a bound is flagged (see fit_temperature)

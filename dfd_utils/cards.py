@@ -213,7 +213,7 @@ def data_cards() -> str:
 def write_page(models: Path, page: Path) -> Path:
     """The book's *Model and data cards* page: a card per checkpoint of the run under ``models``, then the data
     cards. Written at each book build (``dfd_utils.tooling.book``), so the cards are those of the run the book shows."""
-    from dfd_utils.settings import MODEL_NAMES
+    from dfd_utils.config.training import MODEL_NAMES
 
     parts = ["# Model and data cards", "",
              "One card per detector this run trained (`dfd info --card artifacts/models/<model>.pt` prints the same), "

@@ -42,6 +42,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from dfd_utils.config.training import TrainConfig
 from dfd_utils.datasets import SplitData
 from dfd_utils.features import features_fit, with_features
 from dfd_utils.losses import class_weights
@@ -49,7 +50,6 @@ from dfd_utils.models import Detector, build_model
 from dfd_utils.precision import prepare, resolve_device
 from dfd_utils.ranks import per_rank_batch
 from dfd_utils.resume import save_atomic
-from dfd_utils.settings import TrainConfig
 from dfd_utils.split_arrays import open_array
 from dfd_utils.train import fit, run_stamp
 

@@ -25,9 +25,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from dfd_utils.config.training import TrainConfig
 from dfd_utils.datasets import whole
 from dfd_utils.resume import fresh_state, load_last, restore, start_or_resume
-from dfd_utils.settings import TrainConfig
 
 
 def global_batch(cfg: TrainConfig, level: str) -> int:

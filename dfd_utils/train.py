@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from dfd_utils.config.training import TrainConfig
 from dfd_utils.datasets import Batched, SplitData, make_view, whole
 from dfd_utils.digest import tensor_digest
 from dfd_utils.features import features_fit, with_features
@@ -37,7 +38,6 @@ from dfd_utils.precision import autocast, prepare, resolve_device
 from dfd_utils.provenance import code_version, digest, stamp
 from dfd_utils.ranks import Ranks, global_batch, per_rank_batch
 from dfd_utils.resume import save_atomic, save_last, start_or_resume
-from dfd_utils.settings import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from dfd_utils.config.training import ModelSettings
 from dfd_utils.frame_store import FrameConfig
 from dfd_utils.gradcam import gradcam
 from dfd_utils.models import build_model
 from dfd_utils.models.backbone import build_backbone, time_strided, trunk
 from dfd_utils.models.cnn3d import Cnn3d, blocks, inflate
-from dfd_utils.settings import ModelSettings
 from dfd_utils.stages.detector import model_config
 from dfd_utils.stages.regime import choose, text
 from dfd_utils.train import trainable_parameters

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from dfd_utils.config import ConfigError, load, parse, train_settings
-from dfd_utils.settings import ModelSettings, TrainConfig
+from dfd_utils.config.training import ModelSettings, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = yaml.safe_load((ROOT / "profiles" / "demo.yaml").read_text())

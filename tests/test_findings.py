@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dfd_utils.chapters import findings
-from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.config.training import MODEL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -367,9 +367,9 @@ def test_learning_curves_continue_after_a_resume_without_a_second_step_0(tmp_pat
     """DVCLive rows: one per epoch, numbered 0, 1, 2, ... across an interruption."""
     import torch
 
+    from dfd_utils.config.training import TrainConfig
     from dfd_utils.datasets import SplitData
     from dfd_utils.models import build_model
-    from dfd_utils.settings import TrainConfig
     from dfd_utils.train import fit
 
     rows: list[tuple[int, str]] = []

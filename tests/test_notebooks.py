@@ -8,8 +8,8 @@ import re
 import pytest
 from smoke_study import ROOT, RUNS, run_smoke_study
 
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.paths import Paths
-from dfd_utils.settings import MODEL_NAMES
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from dfd_utils import profiles
-from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.tooling.hub_cache import place_random_imagenet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ import pytest
 
 from dfd_utils import profiles
 from dfd_utils.config import parse
-from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.sources.metadata import VideoRecord
 from dfd_utils.splits import SPLITS, split_videos
 

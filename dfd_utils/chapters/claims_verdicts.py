@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.paths import Paths
 from dfd_utils.report import load_results
-from dfd_utils.settings import MODEL_NAMES
 from dfd_utils.stats import MIN_FAMILIES, Interval, detectable_effect
 
 PRIOR_MARGIN = 0.1  # fixed before any result: "no better than the prior" = within 0.1 of chance (AUC) or of the

@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.config.training import MODEL_NAMES
 
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
 FIGURE = Path("book/images/findings.svg")

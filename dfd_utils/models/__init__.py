@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.io import save_torch_atomic
 from dfd_utils.models.base import Detector
 from dfd_utils.models.cnn3d import Cnn3d
 from dfd_utils.models.frame_models import Baseline, TwoStreamFrame
 from dfd_utils.models.video_models import CnnRnn, TwoStreamVideo
-from dfd_utils.settings import MODEL_NAMES
 
 MODELS: dict[str, type[Detector]] = {
     "baseline": Baseline,
@@ -44,7 +44,7 @@ MODELS: dict[str, type[Detector]] = {
     "cnn3d": Cnn3d,
 }
 
-assert tuple(MODELS) == MODEL_NAMES, "dfd_utils.settings.MODEL_NAMES lists the registry's models, in order"
+assert tuple(MODELS) == MODEL_NAMES, "dfd_utils.config.training.MODEL_NAMES lists the registry's models, in order"
 
 CHECKPOINT_FORMAT = "dfd-checkpoint-v1"
 

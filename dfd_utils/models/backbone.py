@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dfd_utils.config.training import BACKBONES
 from dfd_utils.models import efficientnet_lite
-from dfd_utils.settings import BACKBONES
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import torch
 
 from dfd_utils.calibration import fit as fit_temperature
 from dfd_utils.config import StudyConfig, build, merged_train, train_settings
+from dfd_utils.config.training import EvaluateConfig, ModelSettings, TrainConfig
 from dfd_utils.datasets import SplitData, load_split
 from dfd_utils.distributed import launch
 from dfd_utils.evaluate import detector_metrics, frame_table, score_table
@@ -33,7 +34,6 @@ from dfd_utils.models import MODELS, Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
 from dfd_utils.precision import prepare, resolve_device
 from dfd_utils.resplit import resplit
-from dfd_utils.settings import EvaluateConfig, ModelSettings, TrainConfig
 from dfd_utils.train import fit, log_epoch, predict
 
 log = logging.getLogger(__name__)

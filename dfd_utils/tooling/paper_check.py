@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from dfd_utils.settings import MODEL_NAMES
+from dfd_utils.config.training import MODEL_NAMES
 from dfd_utils.tooling.paper_splits import PAPER, PAPER_SIZES, split_line, split_sizes  # noqa: F401
 from dfd_utils.tooling.peak_rss import Measured, run_measured
 
