@@ -1,7 +1,7 @@
 """DVC on a fresh clone, as a user (and CI) gets the repository: committed files only.
 
-* two ``dvc exp run -S`` experiments are compared by ``dvc exp show`` (parameter and metric
-  columns) and ``dvc metrics diff``;
+* two ``dvc exp run -S`` experiments are compared by ``dvc exp show`` (parameter and headline metric
+  columns: ``metrics/headline/``, the only declared metrics) and ``dvc metrics diff``;
 * ``dvc push`` then ``dvc pull`` in another clone restores the executed notebooks;
 * plain ``dvc plots show`` writes a page that loads nothing from the network;
 * ``dvc repro --dry`` cannot plan a fresh clone (treeverse/dvc#10135, #9818): ``dvc status`` and
@@ -110,19 +110,30 @@ def test_two_experiments_are_compared_by_exp_show_and_metrics_diff(experiments):
         for exp in commit.get("experiments") or []:
             data = exp["revs"][0]["data"]
             lr = data["params"]["params.yaml"]["data"]["train"]["lr"]
-            metrics = data["metrics"]["metrics/baseline.json"]["data"]
-            found[exp["name"]] = (lr, metrics["frame"]["roc_auc"], metrics["video"]["roc_auc"])
+            headline = data["metrics"]["metrics/headline/baseline.json"]["data"]
+            found[exp["name"]] = (lr, headline["val_auc"], headline["test_auc"])
+            # only the headline files are metrics: a few columns a model, not the 900 of every results file
+            leaves = sum(len(f.get("data") or {}) for f in data["metrics"].values())
+            assert set(data["metrics"]) <= {f"metrics/headline/{m}.json" for m in (*STUDY_MODELS, "claims")}
+            assert leaves <= 30, leaves
     assert {name: lr for name, (lr, *_) in found.items()} == names
-    for _, frame_auc, video_auc in found.values():
-        assert 0.0 <= frame_auc <= 1.0 and 0.0 <= video_auc <= 1.0
+    for _, val_auc, test_auc in found.values():
+        assert 0.0 <= val_auc <= 1.0 and 0.0 <= test_auc <= 1.0
 
     header = repo.dvc("exp", "show", "--csv").stdout.splitlines()[0].split(",")
-    assert {"train.lr", "metrics/baseline.json:frame.roc_auc", "metrics/baseline.json:video.roc_auc"} <= set(header)
+    assert "train.lr" in header and any(h.endswith("test_auc") for h in header)
+    baseline = json.loads((repo.path / "metrics" / "baseline.json").read_text())  # the full file, as written
+    headline = json.loads((repo.path / "metrics" / "headline" / "baseline.json").read_text())
+    assert headline["test_auc"] == baseline["video"]["roc_auc"]
+    assert [headline["test_auc_low"], headline["test_auc_high"]] == baseline["video_ci"]["roc_auc"]
 
     first, second = names
     diff = json.loads(repo.dvc("metrics", "diff", "--all", "--json", first, second).stdout)
-    auc = diff["metrics/baseline.json"]["frame.roc_auc"]
-    assert (auc["old"], auc["new"]) == (found[first][1], found[second][1])
+    auc = diff["metrics/headline/baseline.json"]["test_auc"]
+    assert (auc["old"], auc["new"]) == (found[first][2], found[second][2])
+    any_file = json.loads(repo.dvc("metrics", "diff", "--all", "--json", "--targets", "metrics/baseline.json",
+                                   "--", first, second).stdout)  # any results file, named
+    assert any_file["metrics/baseline.json"]["video.roc_auc"]["new"] == found[second][2]
 
 
 # Warnings a run may print that are about the study itself: DVC on the empty data/ folder data.dvc tracks.

@@ -239,7 +239,8 @@ def decide_all(r: Results, claims=CLAIMS) -> list[Decided]:
 
 def write_verdicts(path: str | Path, decided: list[Decided]) -> dict:
     """``metrics/claims.json``: each claim's verdict, effect, interval, its method and the seeds that agree, so that
-    two runs (another CPU, other kernels) are compared verdict by verdict, and ``dvc metrics diff`` shows a change."""
+    two runs (another CPU, other kernels) are compared verdict by verdict (``dvc metrics diff --targets
+    metrics/claims.json``); and ``metrics/headline/claims.json``, the verdicts counted, for ``dvc exp show``."""
     def number(x) -> float | None:
         return round(float(x), 6) if x is not None and np.isfinite(x) else None
 
@@ -249,5 +250,8 @@ def write_verdicts(path: str | Path, decided: list[Decided]) -> dict:
                               if d.evidence is not None else {})}
               for d in decided}
     write_json_atomic(Path(path), record)
+    verdicts = ("holds", "contradicted", "not shown", "not tested")
+    counts = {v.replace(" ", "_"): sum(r["verdict"] == v for r in record.values()) for v in verdicts}
+    write_json_atomic(Path(path).parent / "headline" / "claims.json", counts)
     return record
 

@@ -6,6 +6,7 @@ Writes, for model ``name``:
   artifacts/predictions/<name>/videos.csv    val + test, one row per video
   artifacts/predictions/<name>/frames.csv    per-frame models: one row per frame
   metrics/<name>.json                        test metrics with 95 % intervals and the spread over seeds
+  metrics/headline/<name>.json               five numbers of it for `dvc exp show` (:func:`headline`)
   dvclive/<name>/                            learning curves (dvc plots show)
 """
 
@@ -127,6 +128,15 @@ def seed_spread(runs: list[dict]) -> dict:
     return spread
 
 
+def headline(metrics: dict) -> dict:
+    """What ``dvc exp show`` shows of a model (its only declared metrics file): the first seed's test video AUC
+    with its 95 % interval, test accuracy at the validation threshold, and validation AUC. Five columns a
+    model, where the whole metrics file gave 50 to 90; the rest stays in ``metrics/<name>.json``."""
+    low, high = metrics["video_ci"]["roc_auc"]
+    return {"test_auc": metrics["video"]["roc_auc"], "test_auc_low": low, "test_auc_high": high,
+            "test_accuracy": metrics["video"]["accuracy"], "val_auc": metrics["val_video"]["roc_auc"]}
+
+
 def seed_record(seed: int, metrics: dict, fitted: dict, own_split: bool = False) -> dict:
     """One seed's line in ``metrics["seeds"]["runs"]``: its test video metrics, the AUC's interval, whether it
     drew its own split, and for per-frame models the frame-level AUC and accuracy (checked per seed too)."""
@@ -221,6 +231,7 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     if frames_df is not None:
         frames_df.to_csv(out / "frames.csv", index=False)
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
+    write_json_atomic(paths.metrics / "headline" / f"{name}.json", headline(metrics))
     val = videos[videos.split == "val"]
     temperature = fit_temperature(val.label, val.prob)
     save_checkpoint(paths.models / f"{name}.pt", model, name, mcfg, extra={
