@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score videos with a trained detector: probability of FAKE and a verdict.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="video files or folders")
-    p.add_argument("--model", choices=sorted(MODELS), help="a model of the last dvc repro (default: the best)")
+    p.add_argument("--model", choices=sorted(MODELS), help="one of the five synthetic-trained models of the last "
+                   "dvc repro (default: the real-face detector, artifacts/models/real_faces.pt)")
     p.add_argument("--checkpoint", help="a checkpoint file (overrides --model)")
     p.add_argument("--threshold", type=float, help="decision threshold (default: chosen on validation)")
     p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON)")

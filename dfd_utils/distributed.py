@@ -12,7 +12,7 @@ would have returned it. Several machines: ``DFD_TORCHRUN`` replaces ``--standalo
 with the rendezvous (``--nnodes M --node-rank 0 --rdzv-backend c10d --rdzv-endpoint
 HOST:PORT``) on the machine that runs the stage, and each other machine runs the same
 command on the same job file (a shared filesystem) with its own ``--node-rank``
-(README, "Scaling past one machine"); the per-rank batch is the global batch over all ranks.
+(book/scale.md, "Scaling past one machine"); the per-rank batch is the global batch over all ranks.
 
 Each rank (:func:`main`) joins the process group (gloo on CPUs, NCCL on GPUs, one per
 rank, ``LOCAL_RANK``) and runs the one loop, ``train.fit``, as one rank of N
@@ -106,7 +106,7 @@ def launch(model: Detector, name: str, train: SplitData, val: SplitData, cfg: Tr
            "train": _split_payload(train, needed), "val": _split_payload(val, needed)}
     job_path = run_dir / "ddp_job.pt"
     save_atomic(job, job_path, sealed=False)
-    rendezvous = shlex.split(os.environ.get("DFD_TORCHRUN", "--standalone"))  # several machines: see the README
+    rendezvous = shlex.split(os.environ.get("DFD_TORCHRUN", "--standalone"))  # several machines: see book/scale.md
     cmd = [sys.executable, "-m", "torch.distributed.run", *rendezvous, "--nproc_per_node", str(nproc),
            "-m", "dfd_utils.distributed", str(job_path)]
     log.info("training on %d processes: %s", nproc, " ".join(cmd))

@@ -34,14 +34,19 @@ def clip_cams(model: Detector, x: torch.Tensor, flows: torch.Tensor | None) -> n
     return gradcam(model, x, flows).numpy()
 
 
+MAX_STEM = 100  # characters of a clip's name kept in its strip's name (file names stop at 255 bytes)
+
+
 def strip_path(folder: Path, video: str | Path, taken: set[str]) -> Path:
-    """``<folder>/<video stem>.png``; a second clip of the same stem gets ``-2``, ``-3``... (never overwritten)."""
-    stem = printable(Path(video).stem).replace("/", "_") or "clip"
+    """``<folder>/<video stem>.png``; a name already written in this run or already in ``folder`` (case aside)
+    gets ``-2``, ``-3``...: a strip never replaces a file, this run's or an earlier one's."""
+    stem = printable(Path(video).stem).replace("/", "_")[:MAX_STEM] or "clip"
+    existing = {p.name.lower() for p in folder.iterdir()} if folder.is_dir() else set()
     name, n = f"{stem}.png", 1
-    while name in taken:
+    while name.lower() in taken or name.lower() in existing:
         n += 1
         name = f"{stem}-{n}.png"
-    taken.add(name)
+    taken.add(name.lower())
     return folder / name
 
 

@@ -216,6 +216,14 @@ class FaceTrack:
     def fallback(self) -> bool:
         return self.boxes is None
 
+    def report(self, scale: float = 1.0) -> dict:
+        """What ``dfd predict`` says of the face it judged: :meth:`summary` with ``found``, each box ``[x, y, w, h]``
+        multiplied by ``scale`` (the video's own pixels, when the frames were downscaled while read)."""
+        report = {**self.summary(), "found": not self.fallback}
+        if report["boxes"] is not None:
+            report["boxes"] = [[round(v * scale, 1) for v in box] for box in report["boxes"]]
+        return report
+
     def summary(self) -> dict:
         return {"fallback": self.fallback, "frames_with_face": self.found, "frames": self.frames,
                 "detector": self.detector,

@@ -55,6 +55,17 @@ def save_torch_atomic(obj, path: str | os.PathLike) -> None:
         tmp.write_bytes(buffer.getbuffer())
 
 
+def write_csv_atomic(table, path: str | os.PathLike) -> None:
+    """``table.to_csv(path, index=False)`` through a temp file and a rename.
+
+    Why not in place: with DVC's hardlinked cache (``.dvc/config``) a kept output is the cache's
+    own file, read-only but writable by root; writing through it (a notebook rerun by hand,
+    outside ``dvc repro``) would change the cached copy. A rename leaves it as it was.
+    """
+    with atomic_path(path, suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False)
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write JSON through a temp file and a rename, so a crash never leaves half a file."""
     with atomic_path(path) as tmp:

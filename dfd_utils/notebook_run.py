@@ -84,5 +84,6 @@ def execute(notebook: Path, out: Path, values: dict, cwd: Path, name: str | None
     import papermill
 
     logging.getLogger("papermill").setLevel(logging.WARNING)  # its "Input Notebook" lines, twice per stage
+    out.unlink(missing_ok=True)  # papermill writes in place: a kept copy may be DVC's hardlinked cache file itself
     papermill.execute_notebook(str(notebook), str(out), parameters=values, kernel_name="python3", cwd=str(cwd),
                                progress_bar=progress(name or out.stem), kernel_manager_class=IPCKernelManager)

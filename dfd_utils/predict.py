@@ -94,17 +94,6 @@ def read_small(path: Path, num_samples: int, info: VideoInfo, max_side: int = DE
     return np.stack([cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB) for i in indices]), decoded
 
 
-def face_report(face: FaceTrack, info: VideoInfo, decoded_width: int) -> dict:
-    """The face a face-crop model judged: found or not, by which detector, in how many sampled frames, and its
-    box per frame ``[x, y, w, h]`` in the video's own pixels (frames are downscaled while read)."""
-    report = face.summary()
-    scale = info.width / decoded_width if decoded_width else 1.0
-    if report["boxes"] is not None:
-        report["boxes"] = [[round(v * scale, 1) for v in box] for box in report["boxes"]]
-    report["found"] = not face.fallback
-    return report
-
-
 def unreadable_reason(path: Path) -> str | None:
     """Why ``path`` cannot be read as a video file before opening it: a broken link, a device, a FIFO; else None."""
     if path.is_symlink() and not path.exists():
@@ -203,10 +192,7 @@ class Predictor:
         try:
             result = self._predict(path, start)
             if explain is not None and result.ok:
-                view, x, flows = self._view
-                out = strip_path(explain, path, self._strips)
-                title = f"{self.payload['model']}: {result.verdict} (prob_fake {result.prob_fake:.2f})"
-                result.explanation = str(write_strip(self.model, view, x, flows, out, title))
+                self._explain(result, path, explain)
             return result
         except MemoryError:
             reason = "ran out of memory scoring it (the other inputs are scored)"
@@ -214,6 +200,18 @@ class Predictor:
             reason = f"cannot be scored ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})"
         return Prediction(str(path), threshold=self.threshold, error=reason,
                           seconds=round(time.perf_counter() - start, 3))
+
+    def _explain(self, result: Prediction, path: str | Path, folder: Path) -> None:
+        """The scored clip's Grad-CAM strip into ``folder``; a strip that cannot be drawn or written is a note on
+        the clip, never the loss of its verdict."""
+        view, x, flows = self._view
+        title = f"{self.payload['model']}: {result.verdict} (prob_fake {result.prob_fake:.2f})"
+        try:
+            result.explanation = str(write_strip(self.model, view, x, flows, strip_path(folder, path, self._strips),
+                                                 title))
+        except Exception as err:  # noqa: BLE001 (the verdict stands whatever the figure does)
+            result.warnings.append(f"no explanation written ({type(err).__name__}: "
+                                   f"{(str(err).splitlines() or [''])[0][:160]})")
 
     @torch.inference_mode()
     def _predict(self, path: str | Path, start: float) -> Prediction:
@@ -240,7 +238,7 @@ class Predictor:
         face = None
         if self.frames.crop == "face":
             face = track_clip(frames)
-            result.face = face_report(face, info, frames.shape[2])
+            result.face = face.report(info.width / frames.shape[2])  # frames were downscaled while read
             if face.fallback:
                 result.error = (f"no face found in any of the {len(frames)} sampled frames ({face.detector}): no "
                                 "verdict (this model judges face crops)")

@@ -131,3 +131,25 @@ def test_a_bundle_of_other_chapters_is_refused_naming_the_commit(run, tmp_path):
     _tar(tmp_path / "old.tar.gz", members)
     with pytest.raises(BundleError, match="are not this checkout's chapters"):
         bundle.read(tmp_path / "old.tar.gz")
+
+
+def test_a_bundle_that_unpacks_past_the_limit_is_stopped_while_it_is_read(run, tmp_path, monkeypatch):
+    """A small .tar.gz of zeros can unpack to gigabytes: the decompressed stream is counted as it is read."""
+    members = _members(bundle.make(run, tmp_path / "good.tar.gz"))
+    members["metrics/zeros.json"] = bytes(2 * 2**20)  # 2 MB of zeros: a few KB compressed
+    _tar(tmp_path / "bomb.tar.gz", members)
+    monkeypatch.setattr(bundle, "MAX_BYTES", 2**20)
+    assert (tmp_path / "bomb.tar.gz").stat().st_size < 2**20
+    with pytest.raises(BundleError, match="unpacks to more than 1048576 bytes"):
+        bundle.read(tmp_path / "bomb.tar.gz")
+
+
+def test_a_member_name_with_a_newline_or_another_format_is_refused(run, tmp_path):
+    members = _members(bundle.make(run, tmp_path / "good.tar.gz"))
+    _tar(tmp_path / "newline.tar.gz", {**members, "cards.md\n": b"x"})
+    with pytest.raises(BundleError, match="unexpected member 'cards.md\\\\n'"):
+        bundle.read(tmp_path / "newline.tar.gz")
+    manifest = json.loads(members["MANIFEST.json"])
+    _tar(tmp_path / "future.tar.gz", {**members, "MANIFEST.json": json.dumps({**manifest, "format": 2}).encode()})
+    with pytest.raises(BundleError, match="bundle format 2; this checkout reads format 1"):
+        bundle.read(tmp_path / "future.tar.gz")

@@ -58,3 +58,35 @@ def test_the_dvc_cache_links_its_outputs_where_the_disk_allows():
     config.read(project_root() / ".dvc" / "config")
     kinds = [k.strip() for k in config["cache"]["type"].strip('"').split(",")]
     assert kinds[:2] == ["reflink", "hardlink"] and kinds[-1] == "copy"
+
+
+def test_rewriting_a_kept_output_never_writes_through_the_dvc_cache(tmp_path, monkeypatch):
+    """With a hardlinked cache a kept output IS the cached file (read-only, but root writes anyway): the study's
+    writers of cached outputs replace the file (a new inode), so the cached twin keeps its bytes. Checked for the
+    prediction CSVs and for papermill's executed copy, which it writes in place while a notebook runs."""
+    import os
+
+    import pandas as pd
+    import papermill
+
+    from dfd_utils import notebook_run
+    from dfd_utils.io import write_csv_atomic
+
+    cache, kept = tmp_path / "cache_object", tmp_path / "videos.csv"
+    cache.write_text("video,prob\na.mp4,0.1\n")
+    os.link(cache, kept)
+    os.chmod(cache, 0o444)
+    write_csv_atomic(pd.DataFrame({"video": ["a.mp4"], "prob": [0.9]}), kept)
+    assert cache.read_text() == "video,prob\na.mp4,0.1\n" and kept.read_text() == "video,prob\na.mp4,0.9\n"
+
+    executed, twin = tmp_path / "04_baseline.ipynb", tmp_path / "executed_object"
+    twin.write_text("{}")
+    os.link(twin, executed)
+
+    def in_place(notebook, out, **kwargs):  # as papermill does: open the output path and write it
+        with open(out, "w") as handle:
+            handle.write('{"cells": []}')
+
+    monkeypatch.setattr(papermill, "execute_notebook", in_place)
+    notebook_run.execute(tmp_path / "nb.ipynb", executed, {}, tmp_path)
+    assert twin.read_text() == "{}" and executed.read_text() == '{"cells": []}'

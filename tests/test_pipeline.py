@@ -171,6 +171,21 @@ def test_the_configuration_loads_no_data_or_model_code():
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def test_stage_deps_gives_a_stage_without_code_lines_its_modules_at_the_end_of_its_deps():
+    text = ("stages:\n  a:\n    cmd: x\n    deps:\n      - notebooks/a.ipynb\n    outs:\n      - o\n"
+            "  b:\n    cmd: y\n    deps:\n      - data\n")
+    out = stage_deps.rewrite(text, {"a": ["dfd_utils/io.py"], "b": ["dfd_utils/paths.py"]})
+    assert out == ("stages:\n  a:\n    cmd: x\n    deps:\n      - notebooks/a.ipynb\n      - dfd_utils/io.py\n"
+                   "    outs:\n      - o\n  b:\n    cmd: y\n    deps:\n      - data\n      - dfd_utils/paths.py\n")
+
+
+def test_a_package_map_is_no_stage_dependency(tmp_path):
+    """Editing the map of modules in a docstring-only __init__.py reruns nothing; an __init__ with code counts."""
+    (tmp_path / "map.py").write_text('"""The package map::\n\n    a.py  the first\n"""\n')
+    (tmp_path / "code.py").write_text('"""Sources."""\n\nfrom x import y\n')
+    assert stage_deps.docstring_only(tmp_path / "map.py") and not stage_deps.docstring_only(tmp_path / "code.py")
+
+
 def test_stage_deps_rewrites_only_the_code_lines(tmp_path):
     """The generator replaces a stage's dfd_utils/ lines where the first stood; notebooks, data, comments stay."""
     text = ("stages:\n  a:\n    cmd: x\n    deps:\n      - notebooks/a.ipynb\n      - data  # the inputs\n"

@@ -31,6 +31,15 @@ RESULTS = {  # three reach validation AUC 1.0; the lowest validation log loss am
 }
 
 
+def test_a_candidate_without_a_validation_score_is_never_chosen():
+    nan = float("nan")
+    results = {"face": {"baseline": metrics(nan, 0.1, 1.0), "cnn3d": metrics(0.8, nan, 0.5),
+                        "cnn_rnn": metrics(0.8, 0.9, 0.4)}}
+    assert real_face_detector.choose(real_face_detector.candidates(results)) == ("face", "cnn_rnn")
+    both = {"full": {"cnn3d": metrics(0.8, 0.3, 0.9)}, "face": {"cnn3d": metrics(0.8, 0.3, 0.1)}}
+    assert real_face_detector.choose(real_face_detector.candidates(both)) == ("face", "cnn3d")  # last tie: face
+
+
 def test_the_choice_reads_validation_only_and_breaks_ties_by_log_loss_then_model_order():
     table = real_face_detector.candidates(RESULTS)
     assert real_face_detector.choose(table) == ("face", "baseline")  # 1.0 and 0.50; baseline before two_stream
@@ -89,6 +98,8 @@ def face_clip(tmp_path_factory):
 def test_a_face_clip_gets_its_boxes_a_verdict_and_a_grad_cam_strip(model, face_clip, tmp_path, capsys):
     ckpt = make_checkpoint(tmp_path / f"{model}.pt", model, extra={"input": FACE_INPUT, "seed": 0,
                                                                   "data": {"source": "faces", "variant": "face"}})
+    (tmp_path / "why").mkdir()
+    (tmp_path / "why" / "Astronaut.PNG").write_text("an earlier run's")  # taken, whatever the case
     code = main(["predict", str(face_clip), str(face_clip), "--checkpoint", str(ckpt), "--json",
                  "--explain", str(tmp_path / "why")])
     results = json.loads(capsys.readouterr().out)["results"]
@@ -98,7 +109,8 @@ def test_a_face_clip_gets_its_boxes_a_verdict_and_a_grad_cam_strip(model, face_c
     x, y, w, h = face["boxes"][0]  # in the clip's own pixels: the portrait's face, near its top-left corner
     assert 40 <= x + w / 2 <= 170 and 30 <= y + h / 2 <= 150
     strips = [r["explanation"] for r in results]
-    assert [p.rsplit("/", 1)[1] for p in strips] == ["astronaut.png", "astronaut-2.png"]  # never overwritten
+    assert [p.rsplit("/", 1)[1] for p in strips] == ["astronaut-2.png", "astronaut-3.png"]  # never overwritten
+    assert (tmp_path / "why" / "Astronaut.PNG").read_text() == "an earlier run's"
     image = cv2.imread(strips[0])
     assert image is not None and image.shape[0] > 200 and image.shape[1] > 400
 
@@ -111,3 +123,17 @@ def test_explain_into_a_file_is_refused_before_any_clip_is_scored(tmp_path, caps
     captured = capsys.readouterr()
     assert code == 2 and "--explain" in captured.err and "exists and is not a folder" in captured.err
     assert captured.out == "" and (tmp_path / "taken").read_text() == "mine"
+
+
+def test_a_strip_that_cannot_be_written_leaves_the_verdict_and_says_why(face_clip, tmp_path, capsys, monkeypatch):
+    from dfd_utils import predict
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(predict, "write_strip", broken)
+    ckpt = make_checkpoint(tmp_path / "b.pt", "baseline", extra={"input": FACE_INPUT})
+    code = main(["predict", str(face_clip), "--checkpoint", str(ckpt), "--json", "--explain", str(tmp_path / "w")])
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert code == 0 and result["verdict"] in ("FAKE", "REAL") and result["explanation"] is None
+    assert any("no explanation written (OSError" in w for w in result["warnings"])

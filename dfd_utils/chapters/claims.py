@@ -250,8 +250,7 @@ def write_verdicts(path: str | Path, decided: list[Decided]) -> dict:
                               if d.evidence is not None else {})}
               for d in decided}
     write_json_atomic(Path(path), record)
-    verdicts = ("holds", "contradicted", "not shown", "not tested")
-    counts = {v.replace(" ", "_"): sum(r["verdict"] == v for r in record.values()) for v in verdicts}
+    counts = {v.replace(" ", "_"): sum(r["verdict"] == v for r in record.values()) for v in VERDICTS}
     write_json_atomic(Path(path).parent / "headline" / "claims.json", counts)
     return record
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfd_utils.chapters.real_faces import variant_root
-from dfd_utils.io import link_or_copy, link_tree, read_json, write_json_atomic
+from dfd_utils.io import link_or_copy, link_tree, read_json, write_csv_atomic, write_json_atomic
 from dfd_utils.paths import Paths
 
 KINDS = ("overlay", "self_blended")  # chapter 09's two kinds of fake on real faces
@@ -50,7 +50,7 @@ def kind_view(root: str | Path, kind: str) -> dict[str, dict[str, int]]:
     stems = {Path(name).stem for name in manifest.video}
     labels = read_json(source.frames / "labels.json")  # "<stem>/00.jpg" -> 0/1
     write_json_atomic(target.frames / "labels.json", {k: v for k, v in labels.items() if k.split("/")[0] in stems})
-    manifest.to_csv(target.frames / "manifest.csv", index=False)
+    write_csv_atomic(manifest, target.frames / "manifest.csv")
     per_video = manifest.drop_duplicates("video")
     return {split: {label: int((rows.label == value).sum()) for label, value in (("REAL", 0), ("FAKE", 1))}
             for split, rows in per_video.groupby("split")}

@@ -47,7 +47,7 @@ from dfd_utils.features import FeatureCache, features_fit
 from dfd_utils.flow import FlowConfig, compute_all
 from dfd_utils.frame_store import FrameConfig, video_stem
 from dfd_utils.frames import extract_all, write_index
-from dfd_utils.io import read_json, worker_count, write_json_atomic
+from dfd_utils.io import read_json, worker_count, write_csv_atomic, write_json_atomic
 from dfd_utils.lock import writing
 from dfd_utils.models import load_checkpoint
 from dfd_utils.paths import Paths, require
@@ -231,7 +231,7 @@ def frames_per_video(study: StudyConfig, root: str | Path = ".") -> pd.DataFrame
                 row.update(paired_to_reference(scored[row["model"], row["frames"]], ref, study.evaluate.bootstrap,
                                                study.seed))
         table = auc_table(rows)
-        table.to_csv(out / "table.csv", index=False)
+        write_csv_atomic(table, out / "table.csv")
     write_metrics(paths, table)
     return table
 

@@ -17,6 +17,7 @@ method made each test interval added, so ``dfd info --card`` can say both.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -52,9 +53,13 @@ def candidates(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
 def choose(table: pd.DataFrame) -> tuple[str, str]:
     """``(variant, model)`` by :data:`RULE`; reads the validation columns only."""
     order = {name: i for i, name in enumerate(MODEL_NAMES)}
-    ranked = sorted(table.index, key=lambda key: (-table.loc[key, "val_auc"], table.loc[key, "val_log_loss"],
-                                                  order[key[1]], key[0] != "face"))
-    return ranked[0]
+
+    def rank(key: tuple[str, str]) -> tuple:
+        auc, loss = table.loc[key, "val_auc"], table.loc[key, "val_log_loss"]
+        return (-auc if pd.notna(auc) else math.inf, loss if pd.notna(loss) else math.inf,  # NaN: last
+                order[key[1]], key[0] != "face")
+
+    return min(table.index, key=rank)
 
 
 def export(root: str | Path, choice: tuple[str, str], results: dict[str, dict[str, dict]]) -> Path:
@@ -86,8 +91,9 @@ def reading(table: pd.DataFrame, choice: tuple[str, str]) -> str:
     tied = table[table.val_auc == row.val_auc]
     interval = (f" [{row.test_auc_low:.3f}, {row.test_auc_high:.3f}]"
                 if pd.notna(row.test_auc_low) and pd.notna(row.test_auc_high) else "")
+    how = (f"{len(tied)} of {len(table)} candidates reach it; the lowest validation log loss among them, "
+           f"{row.val_log_loss:.3f}, decides" if len(tied) > 1 else f"the highest of the {len(table)} candidates")
     return (f"`dfd predict` uses `{choice[1]}` on {'face crops' if choice[0] == 'face' else 'full frames'} for real "
-            f"footage: validation AUC {row.val_auc:.3f} ({len(tied)} of {len(table)} candidates reach it; the lowest "
-            f"validation log loss among them, {row.val_log_loss:.3f}, decides). On the test person it scores "
+            f"footage: validation AUC {row.val_auc:.3f} ({how}). On the test person it scores "
             f"{row.test_auc:.3f}{interval}, a number the choice never saw. One validation person and one test "
             "person: its card (`dfd info --card artifacts/models/real_faces.pt`) says what that cannot show.")

@@ -1,11 +1,12 @@
 """One typed configuration: ``params.yaml`` read once into dataclasses, every key checked.
 
 Each section maps onto a dataclass of this package, which holds every default and checks
-its own ranges; this module only walks the file, refuses any key it does not know with
+its own ranges; this module holds the sections made of others (``data``, ``real_faces``,
+``families``, the whole study), walks the file, refuses any key it does not know with
 its dotted name and the known keys (a ``train.epoch: 3`` typo must stop the run, not
 train for the default 10 epochs), and merges the per-model overrides of ``models``. A
 section may be partial: missing keys take the dataclass default. The package holds
-settings only (the standard library and YAML), so every stage reads its configuration
+settings only (the standard library), so every stage reads its configuration
 without loading, or depending on, any data or model code::
 
     types.py     each value checked against its field's type, naming the dotted key
@@ -13,7 +14,7 @@ without loading, or depending on, any data or model code::
     data.py      the generated sets' knobs (synthetic, faces) and the split shares
     inputs.py    frames and flow
     training.py  training and evaluation
-    chapters.py  chapter 00's and chapter 13's sections
+    chapters.py  chapter 00's and chapter 13's own sections (09 and 12 are here, made of the others)
 """
 
 from __future__ import annotations

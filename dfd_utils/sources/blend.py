@@ -83,7 +83,7 @@ def blend_frame(target: np.ndarray, target_face: Box, source: np.ndarray, source
     """One fake frame: ``source``'s face (or, with ``self_blend``, the target's own) into ``target``.
 
     Frames are RGB uint8 ``(H, W, 3)``; ``offset`` and ``weight`` are this frame's
-    draws of :meth:`Artifacts.schedule`. Returns a new uint8 frame.
+    draws of :func:`~dfd_utils.sources.artifacts.draw_schedule`. Returns a new uint8 frame.
     """
     region = patch_region(target_face)
     height, width = region[3] - region[1], region[2] - region[0]

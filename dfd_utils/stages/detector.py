@@ -29,7 +29,7 @@ from dfd_utils.evaluate import detector_metrics, frame_table, score_table
 from dfd_utils.features import FeatureCache
 from dfd_utils.frame_settings import check_frame_settings
 from dfd_utils.frame_store import FrameConfig
-from dfd_utils.io import write_json_atomic
+from dfd_utils.io import write_csv_atomic, write_json_atomic
 from dfd_utils.lock import writing
 from dfd_utils.models import MODELS, Detector, build_model, save_checkpoint
 from dfd_utils.paths import Paths
@@ -227,9 +227,9 @@ def run_experiment(name: str, train: dict, frames: dict, evaluate: dict, root: s
     metrics["seeds"] = {"runs": runs_by_seed, "spread": seed_spread(runs_by_seed)}
     out = paths.predictions / name
     out.mkdir(parents=True, exist_ok=True)
-    videos.to_csv(out / "videos.csv", index=False)
+    write_csv_atomic(videos, out / "videos.csv")
     if frames_df is not None:
-        frames_df.to_csv(out / "frames.csv", index=False)
+        write_csv_atomic(frames_df, out / "frames.csv")
     write_json_atomic(paths.metrics / f"{name}.json", metrics)
     write_json_atomic(paths.metrics / "headline" / f"{name}.json", headline(metrics))
     val = videos[videos.split == "val"]

@@ -1,7 +1,7 @@
 """Tooling around the study: building, publishing and running it, never imported by a chapter.
 
-The library (``dfd_utils``) and the chapters (``dfd_utils.stages`` and the chapter
-modules) compute results; these modules only build the book, set up Lab and Colab,
+The library (``dfd_utils``), the paper's pipeline (``dfd_utils.stages``) and the chapters
+beyond it (``dfd_utils.chapters``) compute results; these modules only build the book, set up Lab and Colab,
 keep ``dvc.yaml`` honest and measure. A stage's notebook imports none of them, so an
 edit here reruns no stage of the study (``stage_deps.py`` checks that each stage
 depends on what it imports, and the book's pages are built at ``make book``)::

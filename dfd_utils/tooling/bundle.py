@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from dfd_utils.io import atomic_path, write_json_atomic
@@ -41,6 +42,7 @@ MARKER = "BUNDLE.json"  # left in the folder a bundle was unpacked into: the nex
 CARDS = "cards.md"
 MEMBER = re.compile(r"^(executed/[A-Za-z0-9_]+\.ipynb|metrics/[A-Za-z0-9_]+\.json|cards\.md|MANIFEST\.json)$")
 MAX_BYTES = 512 * 2**20  # a bundle of the demo run is about 7 MB; anything this large is not one
+MAX_MEMBERS = 1000  # the demo's has 29
 FORMAT = 1
 
 
@@ -97,6 +99,25 @@ def make(root: str | Path = ".", out: str | Path = "build/dfd-results.tar.gz") -
     return out
 
 
+class _Limited(io.RawIOBase):
+    """A read-only stream that stops with :class:`BundleError` past ``limit`` bytes: the decompressed tar is
+    counted as it is read, so no header or member can make the reader hold more than a bundle may."""
+
+    def __init__(self, raw, limit: int, name: Path):
+        self.raw, self.left, self.name = raw, limit, name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(min(len(buffer), self.left + 1))
+        self.left -= len(data)
+        if self.left < 0:
+            raise BundleError(f"{self.name}: unpacks to more than {MAX_BYTES} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def read(bundle: str | Path) -> tuple[dict, dict[str, bytes]]:
     """``(manifest, {member: bytes})`` of a bundle, every check made before anything is written."""
     bundle = Path(bundle)
@@ -106,12 +127,15 @@ def read(bundle: str | Path) -> tuple[dict, dict[str, bytes]]:
         raise BundleError(f"{bundle}: {bundle.stat().st_size} bytes, more than a results bundle holds ({MAX_BYTES})")
     files: dict[str, bytes] = {}
     try:
-        with tarfile.open(bundle, mode="r:gz") as tar:
+        with gzip.open(bundle) as unzipped, tarfile.open(fileobj=_Limited(unzipped, MAX_BYTES, bundle),
+                                                         mode="r|") as tar:  # a stream: members read once, in order
             total = 0
             for info in tar:
+                if len(files) >= MAX_MEMBERS:
+                    raise BundleError(f"{bundle}: more than {MAX_MEMBERS} members")
                 if not info.isfile():
                     raise BundleError(f"{bundle}: member {info.name!r} is not a regular file (a link or folder)")
-                if not MEMBER.match(info.name):
+                if not MEMBER.fullmatch(info.name):
                     raise BundleError(f"{bundle}: unexpected member {info.name!r} (a bundle holds executed/*.ipynb, "
                                       f"metrics/*.json, {CARDS} and {MANIFEST} only)")
                 if info.name in files:
@@ -120,7 +144,7 @@ def read(bundle: str | Path) -> tuple[dict, dict[str, bytes]]:
                 if total > MAX_BYTES:
                     raise BundleError(f"{bundle}: unpacks to more than {MAX_BYTES} bytes")
                 files[info.name] = tar.extractfile(info).read()
-    except (tarfile.TarError, OSError, EOFError) as err:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         raise BundleError(f"{bundle}: not a readable .tar.gz ({err})") from None
     if MANIFEST not in files:
         raise BundleError(f"{bundle}: no {MANIFEST}")
@@ -129,6 +153,8 @@ def read(bundle: str | Path) -> tuple[dict, dict[str, bytes]]:
         listed = dict(manifest["files"])
     except (ValueError, KeyError, TypeError) as err:
         raise BundleError(f"{bundle}: {MANIFEST} is not a bundle manifest ({err})") from None
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{bundle}: bundle format {manifest.get('format')!r}; this checkout reads format {FORMAT}")
     if set(listed) != set(files):
         raise BundleError(f"{bundle}: {MANIFEST} lists {sorted(set(listed) ^ set(files))} differently from the "
                           "files it holds")

@@ -35,7 +35,7 @@ BADGE_LINE = re.compile(r"^\[!\[Open in Colab\]\(.*$", re.MULTILINE)
 
 PARAMETERS_HELP = '''\
 # Your choices, when you run this notebook by hand (JupyterLab, Colab); DVC passes the values its stage tracks.
-# params = None: params.yaml, the demo profile (synthetic videos, on the CPU, minutes); "smoke": the same in
+# params = None: params.yaml, the demo profile (synthetic videos, minutes, on the GPU if any); "smoke": the same in
 # seconds; "paper": the paper's run (DFDC videos under data/dfdc, ResNet50) with device cuda: it needs a GPU
 # (on Colab: Runtime > Change runtime type > GPU). A profile's `device: auto` takes the GPU when there is one.
 root = "."  # where the study's files go, relative to the project (the tests use "build/smoke")

@@ -5,7 +5,8 @@ A stage runs ``python -m dfd_utils.pipeline NOTEBOOK``: the pipeline module and 
 (:func:`~dfd_utils.provenance.module_closure`). Listing exactly those files, and no
 folder, is what makes DVC rerun a stage when code it runs changed and only then: an
 edit to the synthetic generator reruns the stages that generate synthetic data, not
-the training stages, which read frames from disk. Modules the pipeline loads by name
+the training stages, which read frames from disk. Package maps (an ``__init__.py`` that is
+only its docstring) are no code and no dependency. Modules the pipeline loads by name
 (``execution``, ``notebook_run``: the run's facts and the papermill call, no input to a
 result) are left out on purpose (``pipeline.machine_facts`` says why).
 
@@ -17,6 +18,7 @@ each stage whose list differs (``tests/test_pipeline.py`` runs it).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 import sys
@@ -28,7 +30,10 @@ from dfd_utils.provenance import PACKAGE, imported_modules, module_closure
 
 ROOT = PACKAGE.parent
 RUNNER = "dfd_utils.pipeline"  # every stage's command
-SKIPPED = {"dfd_utils/__init__.py"}  # the package map: a docstring, no code
+def docstring_only(path: Path) -> bool:
+    """A package map (an ``__init__.py`` that holds its docstring and nothing else): no code a stage runs."""
+    body = ast.parse(path.read_text()).body
+    return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
 
 
 def notebook_code(notebook: Path) -> str:
@@ -57,8 +62,7 @@ def code_deps(notebooks: list[str], root: Path = ROOT) -> list[str]:
     modules = {RUNNER}
     for notebook in notebooks:
         modules |= imported_modules(notebook_code(root / notebook))
-    files = {p.relative_to(root).as_posix() for p in module_closure(modules)}
-    return sorted(files - SKIPPED)
+    return sorted(p.relative_to(root).as_posix() for p in module_closure(modules) if not docstring_only(p))
 
 
 def wanted(dvc_yaml: Path = ROOT / "dvc.yaml") -> dict[str, list[str]]:
@@ -73,29 +77,40 @@ ITEM = re.compile(r"^(\s+)- (\S+)(\s+#.*)?$")
 
 
 def rewrite(text: str, deps: dict[str, list[str]]) -> str:
-    """``dvc.yaml``'s text with each stage's ``dfd_utils/`` deps replaced by ``deps[stage]``, where the first stood."""
-    out, stage, in_deps, item_indent, placed = [], None, False, None, False
+    """``dvc.yaml``'s text with each stage's ``dfd_utils/`` deps replaced by ``deps[stage]``, where the first stood
+    (a stage that listed none gets them at the end of its ``deps``)."""
+    out: list[str] = []
+    stage, in_deps, indent, placed = None, False, None, False
+
+    def close() -> None:  # a deps block ends: modules not placed yet go at its end
+        if in_deps and not placed and deps.get(stage) and indent is not None:
+            out.extend(f"{indent}- {path}\n" for path in deps[stage])
+
     for line in text.splitlines(keepends=True):
         if (m := STAGE.match(line)) and not line.startswith("   "):
+            close()
             stage, in_deps = m.group(1), False
         elif DEPS.match(line):
-            in_deps, item_indent, placed = True, None, False
+            close()
+            in_deps, indent, placed = True, None, False
             out.append(line)
             continue
-        if in_deps:
+        elif in_deps:
             item = ITEM.match(line)
-            if item and (item_indent is None or item.group(1) == item_indent):
-                item_indent = item.group(1)
+            if item and (indent is None or item.group(1) == indent):
+                indent = item.group(1)
                 if item.group(2).startswith("dfd_utils/"):
                     if not placed and stage in deps:
-                        out += [f"{item_indent}- {path}\n" for path in deps[stage]]
+                        out += [f"{indent}- {path}\n" for path in deps[stage]]
                         placed = True
                     continue
                 out.append(line)
                 continue
             if line.strip() and not line.lstrip().startswith("#"):
+                close()
                 in_deps = False
         out.append(line)
+    close()
     return "".join(out)
 
 
