@@ -50,9 +50,11 @@ data:
 	@if [ -z "$$(ls -A data)" ]; then $(BIN)/dvc add -q data; fi
 
 # Ends with make clean-cache (split arrays and resumable training states: rebuilt by a rerun that needs them), so
-# the finished study and its DVC cache (hardlinked to the outputs, .dvc/config) stay within 6 GB; KEEP_CACHE=1 keeps them.
+# the finished study and its DVC cache stay within 6 GB; KEEP_CACHE=1 keeps them. dvc repro copies a folder output into
+# the cache; checkout --relink makes the workspace's files hard links to it (.dvc/config), one copy on disk.
 repro: env data
 	$(BIN)/dvc repro
+	$(BIN)/dvc checkout --relink -q
 	$(BIN)/python -m dfd_utils.chapters.findings
 	$(MAKE) book
 	$(if $(KEEP_CACHE),@echo "make repro: caches kept (KEEP_CACHE)",$(BIN)/python -m dfd_utils.tooling.clean)
