@@ -56,16 +56,13 @@ def test_no_chapter_or_library_module_imports_the_tooling():
     """Tooling (book, Lab, Colab, checks) sits beside the study, not under it: no module outside ``tooling/`` and no
     notebook imports it, so an edit there reruns no stage. The pipeline records a run's facts through
     ``tooling.execution`` by name (``pipeline.machine_facts`` says why), which this static check does not see."""
-    import json
 
     from dfd_utils.provenance import imported_modules
+    from dfd_utils.tooling.stage_deps import notebook_code
 
     sources = {str(p.relative_to(PACKAGE.parent)): p.read_text() for p in PACKAGE.rglob("*.py")
                if "tooling" not in p.parts}
-    for notebook in sorted((PACKAGE.parent / "notebooks").glob("*.ipynb")):
-        code = [c["source"] for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
-        sources[notebook.name] = "\n".join("".join(ln for ln in cell if not ln.lstrip().startswith(("!", "%")))
-                                           for cell in code)
+    sources |= {nb.name: notebook_code(nb) for nb in sorted((PACKAGE.parent / "notebooks").glob("*.ipynb"))}
     importers = sorted(name for name, text in sources.items()
                        if any(m.startswith("dfd_utils.tooling") for m in imported_modules(text)))
     assert importers == []
